@@ -1,0 +1,184 @@
+//! Rule-pack fixtures: a submission (inline, or a base file plus a JSON Patch)
+//! and what its report must contain. Used by `shenhe test` and the test suite.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::{Report, RuleSet, Severity, Status};
+
+/// A finding the report must contain.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExpectedFinding {
+    /// Rule id.
+    pub rule: String,
+    /// Exact path, if given.
+    #[serde(default)]
+    pub path: Option<String>,
+    /// Severity, if given.
+    #[serde(default)]
+    pub severity: Option<Severity>,
+    /// Parameters that must be present with these values, if given.
+    #[serde(default)]
+    pub params: Option<Map<String, Value>>,
+}
+
+/// What the report must look like. Every part is optional.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    /// The status.
+    #[serde(default)]
+    pub status: Option<Status>,
+    /// Findings that must be present.
+    #[serde(default)]
+    pub findings: Vec<ExpectedFinding>,
+    /// Rule ids that must not appear at all.
+    #[serde(default)]
+    pub absent: Vec<String>,
+    /// When true, `findings` is the complete list (no other finding allowed).
+    #[serde(default)]
+    pub exact: bool,
+    /// Derived figures that must have these values.
+    #[serde(default)]
+    pub derived: Map<String, Value>,
+}
+
+/// One fixture case.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Case {
+    /// Unique name, e.g. `nt01/four_members_fires`.
+    pub name: String,
+    /// What the case shows.
+    #[serde(default)]
+    pub description: String,
+    /// A base submission file, relative to the pack's `tests/` directory.
+    #[serde(default)]
+    pub base: Option<String>,
+    /// The submission itself (instead of `base`).
+    #[serde(default)]
+    pub submission: Option<Value>,
+    /// RFC 6902 operations applied to the base.
+    #[serde(default)]
+    pub patch: Option<json_patch::Patch>,
+    /// Force this pack id instead of matching on `policy`.
+    #[serde(default)]
+    pub pack: Option<String>,
+    /// The expectation.
+    pub expect: Expect,
+}
+
+/// Parses a fixture file: one case, or an array of cases.
+pub fn parse_cases(text: &str) -> Result<Vec<Case>, String> {
+    let v: Value = serde_json::from_str(text).map_err(|e| format!("line {}, column {}: {e}", e.line(), e.column()))?;
+    let cases = if v.is_array() { serde_json::from_value(v) } else { serde_json::from_value(v).map(|c| vec![c]) };
+    cases.map_err(|e| e.to_string())
+}
+
+/// The outcome of one case.
+#[derive(Debug, Clone)]
+pub struct CaseResult {
+    /// The case name.
+    pub name: String,
+    /// Every mismatch; empty when the case passed.
+    pub failures: Vec<String>,
+    /// The report, when the submission could be built.
+    pub report: Option<Report>,
+}
+
+impl CaseResult {
+    /// True when nothing mismatched.
+    #[must_use]
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Builds the case's submission from `base` (looked up with `load_base`) and `patch`.
+pub fn build_submission(case: &Case, load_base: &dyn Fn(&str) -> Result<Value, String>) -> Result<Value, String> {
+    let mut doc = match (&case.submission, &case.base) {
+        (Some(s), None) => s.clone(),
+        (None, Some(b)) => load_base(b)?,
+        (Some(_), Some(_)) => return Err("give either `submission` or `base`, not both".into()),
+        (None, None) => return Err("the case has neither `submission` nor `base`".into()),
+    };
+    if let Some(p) = &case.patch {
+        json_patch::patch(&mut doc, p).map_err(|e| format!("patch: {e}"))?;
+    }
+    Ok(doc)
+}
+
+fn finding_matches(f: &crate::Finding, e: &ExpectedFinding) -> bool {
+    f.rule == e.rule
+        && e.path.as_ref().is_none_or(|p| *p == f.path)
+        && e.severity.is_none_or(|s| s == f.severity)
+        && e.params.as_ref().is_none_or(|ps| ps.iter().all(|(k, v)| f.params.get(k) == Some(v)))
+}
+
+fn describe(e: &ExpectedFinding) -> String {
+    let mut s = e.rule.clone();
+    if let Some(p) = &e.path {
+        s.push_str(&format!(" at {p:?}"));
+    }
+    if let Some(sev) = e.severity {
+        s.push_str(&format!(" ({})", sev.as_str()));
+    }
+    if let Some(ps) = &e.params {
+        s.push_str(&format!(" with {}", Value::Object(ps.clone())));
+    }
+    s
+}
+
+/// Checks a report against an expectation; returns every mismatch.
+#[must_use]
+pub fn check(report: &Report, expect: &Expect) -> Vec<String> {
+    let mut failures = Vec::new();
+    let got = || report.findings.iter().map(|f| format!("{} {} {:?}", f.rule, f.severity.as_str(), f.path)).collect::<Vec<_>>().join("; ");
+    if let Some(s) = expect.status
+        && s != report.status
+    {
+        failures.push(format!("status: expected {}, got {} [findings: {}]", s.as_str(), report.status.as_str(), got()));
+    }
+    for e in &expect.findings {
+        if !report.findings.iter().any(|f| finding_matches(f, e)) {
+            failures.push(format!("missing finding {} [got: {}]", describe(e), got()));
+        }
+    }
+    for rule in &expect.absent {
+        for f in report.findings.iter().filter(|f| &f.rule == rule) {
+            failures.push(format!("unexpected finding {} at {:?}: {}", f.rule, f.path, f.message));
+        }
+    }
+    if expect.exact {
+        for f in &report.findings {
+            if !expect.findings.iter().any(|e| finding_matches(f, e)) {
+                failures.push(format!("unexpected finding {} at {:?}: {}", f.rule, f.path, f.message));
+            }
+        }
+    }
+    for (k, v) in &expect.derived {
+        let actual = report.derived.get(k);
+        let same = match (actual, v) {
+            (Some(Value::Number(a)), Value::Number(b)) => a.as_f64().zip(b.as_f64()).is_some_and(|(a, b)| (a - b).abs() < 5e-5),
+            (Some(a), b) => a == b,
+            (None, _) => false,
+        };
+        if !same {
+            failures.push(format!("derived {k}: expected {v}, got {}", actual.map_or("nothing".to_owned(), Value::to_string)));
+        }
+    }
+    failures
+}
+
+/// Runs one case.
+#[must_use]
+pub fn run_case(rules: &RuleSet, case: &Case, load_base: &dyn Fn(&str) -> Result<Value, String>) -> CaseResult {
+    match build_submission(case, load_base) {
+        Ok(doc) => {
+            let report = rules.evaluate(&doc, case.pack.as_deref());
+            CaseResult { name: case.name.clone(), failures: check(&report, &case.expect), report: Some(report) }
+        }
+        Err(e) => CaseResult { name: case.name.clone(), failures: vec![e], report: None },
+    }
+}

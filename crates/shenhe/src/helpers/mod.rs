@@ -1,0 +1,281 @@
+//! Helper functions written in Rust and registered into Rhai for rule authors.
+//!
+//! Every helper takes `Dynamic` where the value comes from a submission, so a
+//! missing or mistyped field yields `()`/`false` instead of a runtime error:
+//! the schema reports the structural problem and the rules keep running.
+
+pub mod dates;
+pub mod ids;
+pub mod vocab;
+
+use std::cell::RefCell;
+
+use rhai::{Array, Dynamic, Engine, FLOAT, FnPtr, INT, ImmutableString, Map, NativeCallContext};
+
+use crate::pointer;
+
+/// One finding a rule script emitted with `fail(...)`, before the engine
+/// attaches severity and messages.
+#[derive(Debug, Clone)]
+pub(crate) struct Emitted {
+    pub path: String,
+    pub variant: Option<String>,
+    pub params: Map,
+}
+
+thread_local! {
+    // Findings of the rule that is running on this thread. An evaluation is
+    // synchronous and never re-entrant, so a per-thread buffer is exact; the
+    // evaluator drains it after every rule (see `evaluate::run_rule`).
+    static EMITTED: RefCell<Vec<Emitted>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Takes everything emitted since the last call.
+pub(crate) fn drain_emitted() -> Vec<Emitted> {
+    EMITTED.with(|e| std::mem::take(&mut *e.borrow_mut()))
+}
+
+fn emit(path: &str, variant: Option<String>, params: Map) {
+    EMITTED.with(|e| e.borrow_mut().push(Emitted { path: path.to_owned(), variant, params }));
+}
+
+/// A number from a submission value: ints and floats, nothing else.
+pub(crate) fn as_number(x: &Dynamic) -> Option<FLOAT> {
+    #[allow(clippy::cast_precision_loss, reason = "counts in forms are far below 2^53")]
+    x.as_int().map(|i| i as FLOAT).ok().or_else(|| x.as_float().ok())
+}
+
+fn as_str(x: &Dynamic) -> Option<ImmutableString> {
+    x.clone().into_immutable_string().ok()
+}
+
+fn field(item: &Dynamic, name: &str) -> Dynamic {
+    item.read_lock::<Map>().and_then(|m| m.get(name).cloned()).unwrap_or(Dynamic::UNIT)
+}
+
+fn date_of(x: &Dynamic) -> Option<time::Date> {
+    as_str(x).and_then(|s| dates::civil_date(&s))
+}
+
+fn unit_or<T: Into<Dynamic>>(v: Option<T>) -> Dynamic {
+    v.map_or(Dynamic::UNIT, Into::into)
+}
+
+/// Sum of numbers: an int while every addend is an int, else a float.
+fn sum_values(values: impl Iterator<Item = Dynamic>) -> Dynamic {
+    let mut int_sum: INT = 0;
+    let mut float_sum: FLOAT = 0.0;
+    let mut all_int = true;
+    for v in values {
+        if let Ok(i) = v.as_int() {
+            int_sum = int_sum.saturating_add(i);
+            #[allow(clippy::cast_precision_loss, reason = "counts in forms are far below 2^53")]
+            {
+                float_sum += i as FLOAT;
+            }
+        } else if let Ok(f) = v.as_float() {
+            all_int = false;
+            float_sum += f;
+        }
+    }
+    if all_int { int_sum.into() } else { float_sum.into() }
+}
+
+fn truthy(ctx: &NativeCallContext, pred: &FnPtr, item: &Dynamic) -> Result<bool, Box<rhai::EvalAltResult>> {
+    let r: Dynamic = pred.call_within_context(ctx, (item.clone(),))?;
+    Ok(r.as_bool().unwrap_or(false))
+}
+
+fn items_of(x: &Dynamic) -> Array {
+    x.read_lock::<Array>().map(|a| a.clone()).unwrap_or_default()
+}
+
+/// `true` for a non-negative whole number (`3` or `3.0`).
+pub(crate) fn is_count(x: &Dynamic) -> bool {
+    if let Ok(i) = x.as_int() {
+        return i >= 0;
+    }
+    x.as_float().is_ok_and(|f| f >= 0.0 && f.fract() == 0.0 && f.is_finite())
+}
+
+/// `true` for a non-negative amount with at most two decimals, as a number or decimal string.
+fn is_money(x: &Dynamic) -> bool {
+    if let Some(s) = as_str(x) {
+        let s = s.trim();
+        let (whole, frac) = s.split_once('.').unwrap_or((s, ""));
+        return !whole.is_empty()
+            && whole.bytes().all(|c| c.is_ascii_digit())
+            && frac.len() <= 2
+            && frac.bytes().all(|c| c.is_ascii_digit())
+            && !(s.contains('.') && frac.is_empty());
+    }
+    if let Ok(i) = x.as_int() {
+        return i >= 0;
+    }
+    x.as_float().is_ok_and(|f| f >= 0.0 && f.is_finite() && ((f * 100.0).round() - f * 100.0).abs() < 1e-6)
+}
+
+/// Registers every helper. Called once per engine, in `engine::build_engine`.
+#[allow(clippy::too_many_lines, reason = "a flat list of registrations reads best")]
+pub(crate) fn register(e: &mut Engine) {
+    // --- findings -------------------------------------------------------
+    e.register_fn("fail", |path: ImmutableString| emit(&path, None, Map::new()));
+    e.register_fn("fail", |path: ImmutableString, params: Map| emit(&path, None, params));
+    e.register_fn("fail", |path: ImmutableString, variant: ImmutableString, params: Map| emit(&path, Some(variant.to_string()), params));
+    e.register_fn("ptr", |a: Dynamic| pointer::build(&[a]));
+    e.register_fn("ptr", |a: Dynamic, b: Dynamic| pointer::build(&[a, b]));
+    e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic| pointer::build(&[a, b, c]));
+    e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic| pointer::build(&[a, b, c, d]));
+    e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, f: Dynamic| pointer::build(&[a, b, c, d, f]));
+    e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, f: Dynamic, g: Dynamic| pointer::build(&[a, b, c, d, f, g]));
+
+    // --- defensive access ----------------------------------------------
+    e.register_fn("items", |x: Dynamic| items_of(&x));
+    e.register_fn("rec", |x: Dynamic| if x.is_map() { x } else { Map::new().into() });
+    e.register_fn("records", |x: Dynamic| {
+        // Same length and indices as the input, so paths stay right; a
+        // non-object row becomes `#{}` and its properties read as `()`.
+        items_of(&x).into_iter().map(|r| if r.is_map() { r } else { Map::new().into() }).collect::<Array>()
+    });
+    e.register_fn("num", |x: Dynamic| if as_number(&x).is_some() { x } else { Dynamic::UNIT });
+    e.register_fn("is_num", |x: Dynamic| as_number(&x).is_some());
+    e.register_fn("num_or", |x: Dynamic, d: Dynamic| if as_number(&x).is_some() { x } else { d });
+    e.register_fn("text", |x: Dynamic| as_str(&x).unwrap_or_default());
+    e.register_fn("is_blank", |x: Dynamic| as_str(&x).is_none_or(|s| s.trim().is_empty()));
+    e.register_fn("is_count", |x: Dynamic| is_count(&x));
+    e.register_fn("is_money", |x: Dynamic| is_money(&x));
+    e.register_fn("is_true", |x: Dynamic| x.as_bool().unwrap_or(false));
+    e.register_fn("get", |m: Dynamic, key: ImmutableString| field(&m, &key));
+
+    // --- aggregates -----------------------------------------------------
+    e.register_fn("sum", |arr: Dynamic| sum_values(items_of(&arr).into_iter()));
+    e.register_fn("sum_of", |arr: Dynamic, name: ImmutableString| sum_values(items_of(&arr).iter().map(|x| field(x, &name))));
+    e.register_fn("count_if", |ctx: NativeCallContext, arr: Dynamic, pred: FnPtr| -> Result<INT, Box<rhai::EvalAltResult>> {
+        let mut n: INT = 0;
+        for item in &items_of(&arr) {
+            if truthy(&ctx, &pred, item)? {
+                n += 1;
+            }
+        }
+        Ok(n)
+    });
+    e.register_fn("sum_if", |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString, pred: FnPtr| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+        let mut picked = Vec::new();
+        for item in &items_of(&arr) {
+            if truthy(&ctx, &pred, item)? {
+                picked.push(field(item, &name));
+            }
+        }
+        Ok(sum_values(picked.into_iter()))
+    });
+    e.register_fn("share_if", |ctx: NativeCallContext, arr: Dynamic, pred: FnPtr| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+        let items = items_of(&arr);
+        if items.is_empty() {
+            return Ok(Dynamic::UNIT);
+        }
+        let mut n: INT = 0;
+        for item in &items {
+            if truthy(&ctx, &pred, item)? {
+                n += 1;
+            }
+        }
+        #[allow(clippy::cast_precision_loss, reason = "array lengths are bounded by the sandbox")]
+        Ok(Dynamic::from_float(n as FLOAT / items.len() as FLOAT))
+    });
+    e.register_fn("min_of", |arr: Dynamic, name: ImmutableString| extreme(&arr, &name, std::cmp::Ordering::Less));
+    e.register_fn("max_of", |arr: Dynamic, name: ImmutableString| extreme(&arr, &name, std::cmp::Ordering::Greater));
+    e.register_fn("ratio", |a: Dynamic, b: Dynamic| match (as_number(&a), as_number(&b)) {
+        (Some(a), Some(b)) if b != 0.0 => Dynamic::from_float(a / b),
+        _ => Dynamic::UNIT,
+    });
+    e.register_fn("distinct", |arr: Dynamic| {
+        let mut out = Array::new();
+        for x in items_of(&arr) {
+            if !out.iter().any(|y| y.to_string() == x.to_string() && y.type_name() == x.type_name()) {
+                out.push(x);
+            }
+        }
+        out
+    });
+
+    // --- civil dates ----------------------------------------------------
+    e.register_fn("is_date", |x: Dynamic| as_str(&x).is_some_and(|s| dates::parse_date(&s).is_some()));
+    e.register_fn("civil_date", |x: Dynamic| unit_or(date_of(&x).map(dates::format_date)));
+    e.register_fn("days_incl", |a: Dynamic, b: Dynamic| unit_or(date_of(&a).zip(date_of(&b)).map(|(a, b)| dates::days_inclusive(a, b))));
+    e.register_fn("days_between", |a: Dynamic, b: Dynamic| unit_or(date_of(&a).zip(date_of(&b)).map(|(a, b)| dates::days_between(a, b))));
+    e.register_fn("date_add", |a: Dynamic, n: INT| unit_or(date_of(&a).and_then(|d| dates::add_days(d, n)).map(dates::format_date)));
+    e.register_fn("iso_week", |a: Dynamic| unit_or(date_of(&a).map(dates::iso_week)));
+    e.register_fn("month_of", |a: Dynamic| unit_or(date_of(&a).map(dates::month_bucket)));
+    e.register_fn("months_since", |a: Dynamic, b: Dynamic| unit_or(date_of(&a).zip(date_of(&b)).map(|(a, b)| dates::months_since(a, b))));
+    e.register_fn("date_in", |x: Dynamic, from: Dynamic, to: Dynamic| match (date_of(&x), date_of(&from), date_of(&to)) {
+        (Some(x), Some(f), Some(t)) => f <= x && x <= t,
+        _ => false,
+    });
+    e.register_fn("days_late", |x: Dynamic, deadline: Dynamic| unit_or(date_of(&x).zip(date_of(&deadline)).map(|(x, d)| dates::days_between(d, x).max(0))));
+
+    // --- vocabularies ---------------------------------------------------
+    e.register_fn("title_rank", |x: Dynamic| title_rank_dyn(&x));
+    e.register_fn("mid_plus", |x: Dynamic| title_rank_dyn(&x) >= 3);
+    e.register_fn("assoc_plus", |x: Dynamic| title_rank_dyn(&x) >= 4);
+    e.register_fn("senior", |x: Dynamic| title_rank_dyn(&x) >= 4);
+    e.register_fn("title_level_of", |x: Dynamic| unit_or(code_string(&x).and_then(|c| vocab::title_level_of_code(&c))));
+    e.register_fn("title_code_ok", |x: Dynamic| code_string(&x).is_some_and(|c| vocab::title_level_of_code(&c).is_some()));
+    e.register_fn("grade_level_ok", |x: Dynamic| x.as_int().is_ok_and(vocab::grade_level_valid));
+    e.register_fn("grade_class_ok", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::grade_class_valid(&s)));
+    e.register_fn("inst_type_ok", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::inst_type_well_formed(&s)));
+    e.register_fn("is_specialty_inst", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::is_specialty_inst(&s)));
+    e.register_fn("is_grassroots_inst", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::is_grassroots_inst(&s)));
+    e.register_fn("division_ok", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::division_well_formed(&s)));
+    e.register_fn("division_within", |c: Dynamic, p: Dynamic| match (as_str(&c), as_str(&p)) {
+        (Some(c), Some(p)) => vocab::division_within(&c, &p),
+        _ => false,
+    });
+    e.register_fn("province_of", |x: Dynamic| unit_or(as_str(&x).filter(|s| vocab::division_well_formed(s)).map(|s| s[..2].to_string())));
+    e.register_fn("uscc_status", |x: Dynamic| as_str(&x).map_or(ids::IdStatus::BadFormat, |s| ids::uscc_status(&s)).as_str());
+    e.register_fn("resident_id_status", |x: Dynamic| as_str(&x).map_or(ids::IdStatus::BadFormat, |s| ids::resident_id_status(&s)).as_str());
+
+    // --- deterministic maths (see engine.rs for what is left out) --------
+    e.register_fn("floor", |x: FLOAT| x.floor());
+    e.register_fn("ceiling", |x: FLOAT| x.ceil());
+    e.register_fn("round", |x: FLOAT| x.round());
+    e.register_fn("round4", |x: FLOAT| crate::report::round4(x));
+    e.register_fn("sqrt", |x: FLOAT| x.sqrt());
+    #[allow(clippy::cast_possible_truncation, reason = "saturating float-to-int is the documented behaviour")]
+    e.register_fn("to_int", |x: FLOAT| x as INT);
+    e.register_fn("to_int", |x: INT| x);
+    #[allow(clippy::cast_precision_loss, reason = "ints in forms are far below 2^53")]
+    e.register_fn("to_float", |x: INT| x as FLOAT);
+    e.register_fn("to_float", |x: FLOAT| x);
+    e.register_fn("parse_int", |s: &str| unit_or(s.trim().parse::<INT>().ok()));
+    e.register_fn("parse_float", |s: &str| unit_or(s.trim().parse::<FLOAT>().ok().filter(|f| f.is_finite())));
+}
+
+fn code_string(x: &Dynamic) -> Option<String> {
+    if let Ok(i) = x.as_int() {
+        return Some(i.to_string());
+    }
+    as_str(x).map(|s| s.trim().to_string())
+}
+
+fn title_rank_dyn(x: &Dynamic) -> INT {
+    code_string(x).and_then(|s| vocab::title_rank(&s)).unwrap_or(-1)
+}
+
+fn extreme(arr: &Dynamic, name: &str, want: std::cmp::Ordering) -> Dynamic {
+    let mut best: Option<(FLOAT, Dynamic)> = None;
+    for item in items_of(arr) {
+        let v = field(&item, name);
+        if let Some(n) = as_number(&v) {
+            if best.as_ref().is_none_or(|(b, _)| n.partial_cmp(b) == Some(want)) {
+                best = Some((n, v));
+            }
+        } else if let Some(d) = date_of(&v) {
+            // Dates compare as their Julian day, so min_of/max_of work on date fields too.
+            let n = FLOAT::from(d.to_julian_day());
+            if best.as_ref().is_none_or(|(b, _)| n.partial_cmp(b) == Some(want)) {
+                best = Some((n, v));
+            }
+        }
+    }
+    best.map_or(Dynamic::UNIT, |(_, v)| v)
+}

@@ -1,0 +1,26 @@
+//! shenhe (审核): a forms-and-rules engine.
+//!
+//! A rule pack (JSON Schema + parameters + Rhai scripts + messages) is
+//! compiled once into a [`RuleSet`]; each submission then evaluates into a
+//! deterministic [`Report`] with the same bytes natively and in wasm.
+//!
+//! The core does no I/O: no files, no network, no clock, no randomness.
+//! Hosts hand it pack files and submissions.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api;
+mod engine;
+mod error;
+pub mod fixtures;
+pub mod helpers;
+pub mod pack;
+pub mod pointer;
+pub mod report;
+mod ruleset;
+mod schema;
+
+pub use error::Error;
+pub use pack::{Manifest, PackSource};
+pub use report::{Finding, Report, Severity, Status};
+pub use ruleset::{CompiledPack, RuleMeta, RuleSet};

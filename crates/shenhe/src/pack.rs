@@ -1,0 +1,240 @@
+//! Rule packs as data: the manifest, and the two equivalent forms a pack
+//! arrives in (a directory's files, or one bundle JSON file).
+//!
+//! The core reads no files: hosts hand it `(relative path, contents)` pairs.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::{Error, report::Message};
+
+/// The bundle format tag, checked on load.
+pub const BUNDLE_FORMAT: &str = "shenhe-bundle/1";
+
+/// Which submissions a pack judges: `policy.program`, `policy.year`, `policy.region`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyMatch {
+    /// Programme key, e.g. `nhc_national_medical_team`.
+    pub program: String,
+    /// Programme year.
+    pub year: i64,
+    /// Region code: `CN`, a province (`14`) or a district (`371002`).
+    pub region: String,
+}
+
+/// The effective window of a pack (informational, shown to users).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Effective {
+    /// First day of the window.
+    pub from: String,
+    /// Last day of the window.
+    pub to: String,
+    /// Last day reports are accepted, if the notice sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reports_until: Option<String>,
+}
+
+/// Sandbox limits for a pack's scripts. Every limit is counted, not timed,
+/// so a runaway rule stops at the same point on every target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Operations per rule run (Rhai's operation counter).
+    pub max_operations: u64,
+    /// Script function call depth.
+    pub max_call_levels: usize,
+    /// Expression nesting depth at the top level.
+    pub max_expr_depth: usize,
+    /// Expression nesting depth inside functions.
+    pub max_fn_expr_depth: usize,
+    /// Longest string a script may build, in bytes.
+    pub max_string_len: usize,
+    /// Largest array a script may build.
+    pub max_array_len: usize,
+    /// Largest object map a script may build.
+    pub max_map_len: usize,
+    /// Most variables alive at once.
+    pub max_variables: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        // Small enough that the deepest allowed recursion fits the default
+        // wasm stack (1 MiB) and a debug-build test thread (2 MiB).
+        Self {
+            max_operations: 1_000_000,
+            max_call_levels: 16,
+            max_expr_depth: 48,
+            max_fn_expr_depth: 32,
+            max_string_len: 64 * 1024,
+            max_array_len: 100_000,
+            max_map_len: 10_000,
+            max_variables: 1_000,
+        }
+    }
+}
+
+/// A rule the catalogue lists but this pack does not check, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotImplemented {
+    /// Catalogue rule id.
+    pub id: String,
+    /// Why it is not checked here (missing reference data, cross-record, …).
+    pub reason: String,
+}
+
+/// `pack.toml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Pack id, e.g. `national-medical-team-2024`.
+    pub id: String,
+    /// Pack version; bump it when anything in the pack changes.
+    pub version: String,
+    /// The form this pack judges (`national_medical_team`).
+    pub form: String,
+    /// A human title (zh-CN).
+    #[serde(default)]
+    pub title: String,
+    /// Which submissions it matches.
+    pub policy: PolicyMatch,
+    /// Effective window.
+    pub effective: Effective,
+    /// Sandbox limits.
+    #[serde(default)]
+    pub limits: Limits,
+    /// Derived figures, in report order.
+    #[serde(default)]
+    pub derived: Vec<String>,
+    /// Catalogue rules this pack does not check.
+    #[serde(default)]
+    pub not_implemented: Vec<NotImplemented>,
+}
+
+/// One Rhai script of a pack.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Script {
+    /// File name relative to the pack (`rules/nt01_team_size.rhai`).
+    pub file: String,
+    /// Source text.
+    pub source: String,
+}
+
+/// Everything a pack is, before compilation. Serialises to the bundle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PackSource {
+    /// Always [`BUNDLE_FORMAT`].
+    pub format: String,
+    /// `pack.toml`.
+    pub manifest: Manifest,
+    /// `schema.json`: the form's JSON Schema.
+    pub schema: Value,
+    /// `params.toml`: every threshold, date, deadline and enum.
+    pub params: Value,
+    /// `messages.toml`: zh-CN and English templates keyed by rule id (or `id.variant`).
+    pub messages: BTreeMap<String, Message>,
+    /// `lib.rhai`: functions shared by every script of the pack (may be empty).
+    pub lib: Option<Script>,
+    /// `derive.rhai`: evaluates to a map of derived figures.
+    pub derive: Option<Script>,
+    /// `rules/*.rhai`, sorted by file name.
+    pub rules: Vec<Script>,
+    /// `sha256:` hash of everything above; filled in by [`PackSource::seal`].
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hash: String,
+}
+
+fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Error> {
+    toml::from_str(text).map_err(|e| Error::PackFile { file: file.to_owned(), message: e.to_string() })
+}
+
+/// TOML to JSON; TOML dates (`deadline = 2024-09-30`) become ISO strings.
+fn toml_to_json(v: toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
+    }
+}
+
+impl PackSource {
+    /// Builds a pack from its directory's files, given as `(path relative to
+    /// the pack directory, contents)`. Fixture files under `tests/` are ignored.
+    pub fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, Error> {
+        let mut manifest = None;
+        let mut schema = None;
+        let mut params = Value::Object(serde_json::Map::new());
+        let mut messages = BTreeMap::new();
+        let mut lib = None;
+        let mut derive = None;
+        let mut rules = Vec::new();
+        for (path, text) in files {
+            let path = path.replace('\\', "/");
+            match path.as_str() {
+                "pack.toml" => manifest = Some(parse_toml::<Manifest>(&path, text)?),
+                "schema.json" => {
+                    schema = Some(serde_json::from_str(text).map_err(|e| Error::PackFile { file: path.clone(), message: e.to_string() })?);
+                }
+                "params.toml" => {
+                    let t: toml::Table = parse_toml(&path, text)?;
+                    params = toml_to_json(toml::Value::Table(t));
+                }
+                "messages.toml" => messages = parse_toml(&path, text)?,
+                "lib.rhai" => lib = Some(Script { file: path, source: text.to_owned() }),
+                "derive.rhai" => derive = Some(Script { file: path, source: text.to_owned() }),
+                p if p.starts_with("rules/") && p.ends_with(".rhai") => rules.push(Script { file: path, source: text.to_owned() }),
+                _ => {}
+            }
+        }
+        rules.sort_by(|a, b| a.file.cmp(&b.file));
+        let manifest = manifest.ok_or_else(|| Error::PackFile { file: "pack.toml".into(), message: "missing".into() })?;
+        let schema = schema.ok_or_else(|| Error::PackFile { file: "schema.json".into(), message: "missing".into() })?;
+        Ok(Self { format: BUNDLE_FORMAT.to_owned(), manifest, schema, params, messages, lib, derive, rules, hash: String::new() }.seal())
+    }
+
+    /// Reads a bundle and checks its hash.
+    pub fn from_bundle_json(text: &str) -> Result<Self, Error> {
+        let bundle: Self = serde_json::from_str(text).map_err(|e| Error::Bundle(format!("line {}, column {}: {e}", e.line(), e.column())))?;
+        if bundle.format != BUNDLE_FORMAT {
+            return Err(Error::Bundle(format!("unknown format {:?}, expected {BUNDLE_FORMAT:?}", bundle.format)));
+        }
+        let stated = bundle.hash.clone();
+        let sealed = bundle.seal();
+        if sealed.hash != stated {
+            return Err(Error::Bundle(format!("content hash is {} but the bundle says {stated}; it was edited or damaged", sealed.hash)));
+        }
+        Ok(sealed)
+    }
+
+    /// Computes the content hash over the canonical serialisation.
+    #[must_use]
+    pub fn seal(mut self) -> Self {
+        self.hash.clear();
+        let canonical = serde_json::to_vec(&self).unwrap_or_default();
+        let digest = Sha256::digest(&canonical);
+        let mut hex = String::with_capacity(71);
+        hex.push_str("sha256:");
+        for b in digest {
+            hex.push_str(&format!("{b:02x}"));
+        }
+        self.hash = hex;
+        self
+    }
+
+    /// The bundle file contents (pretty-printed, hash included).
+    #[must_use]
+    pub fn to_bundle_json(&self) -> String {
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+}

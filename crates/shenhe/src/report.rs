@@ -1,0 +1,265 @@
+//! The report (contract Part A3): identical bytes natively and in wasm.
+
+use rhai::Dynamic;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Number, Value};
+
+/// The three audit classes of Chinese direct reporting (Part A2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// 强制性审核: the submission is rejected until fixed.
+    Error,
+    /// 核实性审核: may be submitted with an explanation (上报说明).
+    Warning,
+    /// 提示: shown and recorded.
+    Info,
+}
+
+impl Severity {
+    /// The name used in reports and rule headers.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Error => "error",
+            Self::Warning => "warning",
+            Self::Info => "info",
+        }
+    }
+
+    /// Parses `error` / `warning` / `info`.
+    #[must_use]
+    pub fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "error" => Some(Self::Error),
+            "warning" => Some(Self::Warning),
+            "info" => Some(Self::Info),
+            _ => None,
+        }
+    }
+}
+
+/// The verdict on a submission, computed from its findings (Part A2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// No error, and every warning has an explanation.
+    Accepted,
+    /// No error, but at least one warning lacks an explanation.
+    NeedsExplanation,
+    /// At least one error.
+    Rejected,
+}
+
+impl Status {
+    /// Computes the status from findings whose `explained` flags are set.
+    #[must_use]
+    pub fn of(findings: &[Finding]) -> Self {
+        if findings.iter().any(|f| f.severity == Severity::Error) {
+            Self::Rejected
+        } else if findings.iter().any(|f| f.severity == Severity::Warning && !f.explained) {
+            Self::NeedsExplanation
+        } else {
+            Self::Accepted
+        }
+    }
+
+    /// The name used in reports.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::NeedsExplanation => "needs_explanation",
+            Self::Rejected => "rejected",
+        }
+    }
+}
+
+/// One finding. Field order is the serialised order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Rule id from the catalogue (`NT-01`), or `SCHEMA`, `ENGINE`, `PACK-NONE`.
+    pub rule: String,
+    /// Severity after the Part A2 mapping.
+    pub severity: Severity,
+    /// JSON Pointer into the submission, as deep as the data allows.
+    pub path: String,
+    /// zh-CN message, ending with the rule id in full-width brackets.
+    pub message: String,
+    /// English message, ending with the rule id in brackets.
+    pub message_en: String,
+    /// Named message parameters (thresholds and actual values).
+    pub params: Map<String, Value>,
+    /// A warning with a matching, non-blank explanation.
+    pub explained: bool,
+}
+
+/// Identifies the pack a report was made with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PackRef {
+    /// Pack id, e.g. `national-medical-team-2024`.
+    pub id: String,
+    /// Pack version from its manifest.
+    pub version: String,
+    /// `sha256:` content hash of the compiled bundle.
+    pub hash: String,
+}
+
+/// The report on one submission.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The submission's `form`, or `null` if it has none.
+    pub form: Option<String>,
+    /// The pack that judged it; `null` with a `PACK-NONE` finding.
+    pub pack: Option<PackRef>,
+    /// The verdict.
+    pub status: Status,
+    /// Findings in document order, then by rule.
+    pub findings: Vec<Finding>,
+    /// Derived figures, in the order the manifest declares them.
+    pub derived: Map<String, Value>,
+}
+
+impl Report {
+    /// The canonical JSON bytes (compact). Every host prints exactly this.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"))
+    }
+
+    /// Number of findings of a severity.
+    #[must_use]
+    pub fn count(&self, severity: Severity) -> usize {
+        self.findings.iter().filter(|f| f.severity == severity).count()
+    }
+}
+
+/// Rounds to 4 decimal places, the precision of every decimal in a report.
+#[must_use]
+pub fn round4(x: f64) -> f64 {
+    // Multiplication, rounding and division are exactly specified by IEEE 754,
+    // so this gives the same bits on every target.
+    let r = (x * 10_000.0).round() / 10_000.0;
+    if r == 0.0 { 0.0 } else { r }
+}
+
+/// Converts a Rhai value to JSON: floats rounded to 4 places (non-finite →
+/// `null`), maps with sorted keys (Rhai maps are ordered), anything that is not
+/// data (functions, ranges) as its string form.
+#[must_use]
+pub fn dynamic_to_json(d: &Dynamic) -> Value {
+    if d.is_unit() {
+        return Value::Null;
+    }
+    if let Ok(b) = d.as_bool() {
+        return Value::Bool(b);
+    }
+    if let Ok(i) = d.as_int() {
+        return Value::Number(i.into());
+    }
+    if let Ok(f) = d.as_float() {
+        return Number::from_f64(round4(f)).map_or(Value::Null, Value::Number);
+    }
+    if let Some(a) = d.read_lock::<rhai::Array>() {
+        return Value::Array(a.iter().map(dynamic_to_json).collect());
+    }
+    if let Some(m) = d.read_lock::<rhai::Map>() {
+        return Value::Object(m.iter().map(|(k, v)| (k.to_string(), dynamic_to_json(v))).collect());
+    }
+    if let Ok(s) = d.clone().into_immutable_string() {
+        return Value::String(s.to_string());
+    }
+    Value::String(d.to_string())
+}
+
+/// Renders a message parameter for text: strings bare, numbers as JSON, lists joined.
+fn param_text(v: &Value, sep: &str) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(a) => a.iter().map(|x| param_text(x, sep)).collect::<Vec<_>>().join(sep),
+        Value::Null => "—".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+/// Fills `{name}` placeholders from `params`. Unknown names stay visible.
+#[must_use]
+pub fn render(template: &str, params: &Map<String, Value>, list_sep: &str) -> String {
+    let mut out = String::with_capacity(template.len() + 16);
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 1..];
+        match after.find('}') {
+            Some(end) if params.contains_key(&after[..end]) => {
+                out.push_str(&param_text(&params[&after[..end]], list_sep));
+                rest = &after[end + 1..];
+            }
+            _ => {
+                out.push('{');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A message in both languages, from a pack's `messages.toml` or the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    /// zh-CN template.
+    pub zh: String,
+    /// English template.
+    pub en: String,
+}
+
+impl Message {
+    /// Renders both languages and appends the rule id: `…（NT-01）` / `… (NT-01)`.
+    #[must_use]
+    pub fn render(&self, rule: &str, params: &Map<String, Value>) -> (String, String) {
+        (format!("{}（{rule}）", render(&self.zh, params, "、")), format!("{} ({rule})", render(&self.en, params, ", ")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn report_round4_is_stable() {
+        assert!((round4(2.0 / 3.0) - 0.6667).abs() < f64::EPSILON);
+        assert!((round4(0.123_45) - 0.1235).abs() < 1e-12 || (round4(0.123_45) - 0.1234).abs() < 1e-12);
+        assert_eq!(round4(-0.000_01).to_string(), "0");
+        assert_eq!(serde_json::to_string(&json!(round4(1.0 / 3.0))).unwrap(), "0.3333");
+    }
+
+    #[test]
+    fn report_render_messages() {
+        let params = json!({"min": 5, "actual": 4, "list": ["a", "b"]});
+        let params = params.as_object().unwrap();
+        let m = Message { zh: "每支国家医疗队不少于{min}人，本队{actual}人".into(), en: "at least {min}; has {actual}; {list}; {unknown}".into() };
+        let (zh, en) = m.render("NT-01", params);
+        assert_eq!(zh, "每支国家医疗队不少于5人，本队4人（NT-01）");
+        assert_eq!(en, "at least 5; has 4; a, b; {unknown} (NT-01)");
+    }
+
+    #[test]
+    fn report_status_from_findings() {
+        let f = |severity, explained| Finding {
+            rule: "X".into(),
+            severity,
+            path: String::new(),
+            message: String::new(),
+            message_en: String::new(),
+            params: Map::new(),
+            explained,
+        };
+        assert_eq!(Status::of(&[]), Status::Accepted);
+        assert_eq!(Status::of(&[f(Severity::Info, false)]), Status::Accepted);
+        assert_eq!(Status::of(&[f(Severity::Warning, true)]), Status::Accepted);
+        assert_eq!(Status::of(&[f(Severity::Warning, false)]), Status::NeedsExplanation);
+        assert_eq!(Status::of(&[f(Severity::Warning, true), f(Severity::Error, false)]), Status::Rejected);
+    }
+}

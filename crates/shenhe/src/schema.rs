@@ -1,0 +1,154 @@
+//! The structural layer: a pack's JSON Schema, one `SCHEMA` finding per violation.
+
+use jsonschema::error::{TypeKind, ValidationErrorKind};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    Error,
+    report::{Finding, Severity},
+};
+
+/// Builds a validator. Formats (`date`, `date-time`) are asserted, not just annotated.
+pub(crate) fn compile(pack: &str, schema: &Value) -> Result<jsonschema::Validator, Error> {
+    jsonschema::options()
+        .should_validate_formats(true)
+        .build(schema)
+        .map_err(|e| Error::Schema { pack: pack.to_owned(), message: e.to_string() })
+}
+
+fn type_name_zh(t: &str) -> &'static str {
+    match t {
+        "integer" => "整数",
+        "number" => "数字",
+        "string" => "文本",
+        "boolean" => "是/否",
+        "array" => "列表",
+        "object" => "对象",
+        "null" => "空值",
+        _ => "其他类型",
+    }
+}
+
+fn expected_types(kind: &TypeKind) -> Vec<String> {
+    match kind {
+        TypeKind::Single(t) => vec![t.to_string()],
+        TypeKind::Multiple(set) => set.iter().map(|t| t.to_string()).collect(),
+    }
+}
+
+/// Zh-CN and English text and the parameters for one violation.
+fn describe(kind: &ValidationErrorKind, masked: String) -> (String, String, Map<String, Value>) {
+    let mut p = Map::new();
+    let (zh, en) = match kind {
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default().to_owned();
+            p.insert("keyword".into(), json!("required"));
+            p.insert("field".into(), json!(name));
+            (format!("缺少必填项 {name}"), format!("Required field '{name}' is missing"))
+        }
+        ValidationErrorKind::Type { kind } => {
+            let types = expected_types(kind);
+            let zh: Vec<&str> = types.iter().map(|t| type_name_zh(t)).collect();
+            p.insert("keyword".into(), json!("type"));
+            p.insert("expected".into(), json!(types));
+            (format!("应填写{}", zh.join("或")), format!("Must be of type {}", types.join(" or ")))
+        }
+        ValidationErrorKind::Enum { options } => {
+            p.insert("keyword".into(), json!("enum"));
+            p.insert("allowed".into(), (**options).clone());
+            let list = options.as_array().map(|a| a.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect::<Vec<_>>().join("、")).unwrap_or_default();
+            (format!("取值不在允许范围内（可选：{list}）"), format!("Value is not one of the allowed values ({})", list.replace('、', ", ")))
+        }
+        ValidationErrorKind::Constant { expected_value } => {
+            p.insert("keyword".into(), json!("const"));
+            p.insert("expected".into(), (**expected_value).clone());
+            (format!("取值应为 {expected_value}"), format!("Value must be {expected_value}"))
+        }
+        ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
+            p.insert("keyword".into(), json!("minimum"));
+            p.insert("limit".into(), limit.clone());
+            (format!("数值不能小于 {limit}"), format!("Value must not be below {limit}"))
+        }
+        ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
+            p.insert("keyword".into(), json!("maximum"));
+            p.insert("limit".into(), limit.clone());
+            (format!("数值不能大于 {limit}"), format!("Value must not be above {limit}"))
+        }
+        ValidationErrorKind::MinItems { limit } => {
+            p.insert("keyword".into(), json!("minItems"));
+            p.insert("limit".into(), json!(limit));
+            (format!("至少应有 {limit} 项"), format!("Needs at least {limit} items"))
+        }
+        ValidationErrorKind::MaxItems { limit } => {
+            p.insert("keyword".into(), json!("maxItems"));
+            p.insert("limit".into(), json!(limit));
+            (format!("最多 {limit} 项"), format!("At most {limit} items"))
+        }
+        ValidationErrorKind::MinLength { limit } => {
+            p.insert("keyword".into(), json!("minLength"));
+            p.insert("limit".into(), json!(limit));
+            (format!("长度至少 {limit} 个字符"), format!("Must be at least {limit} characters"))
+        }
+        ValidationErrorKind::MaxLength { limit } => {
+            p.insert("keyword".into(), json!("maxLength"));
+            p.insert("limit".into(), json!(limit));
+            (format!("长度不能超过 {limit} 个字符"), format!("Must be at most {limit} characters"))
+        }
+        ValidationErrorKind::Pattern { pattern } => {
+            p.insert("keyword".into(), json!("pattern"));
+            p.insert("pattern".into(), json!(pattern));
+            ("格式不正确".to_owned(), format!("Does not match the expected pattern {pattern}"))
+        }
+        ValidationErrorKind::Format { format } => {
+            p.insert("keyword".into(), json!("format"));
+            p.insert("format".into(), json!(format));
+            let zh = match format.as_str() {
+                "date" => "日期格式应为 YYYY-MM-DD，且为真实日期".to_owned(),
+                "date-time" => "时间格式应为 RFC 3339（如 2024-09-27T12:00:00+08:00）".to_owned(),
+                f => format!("格式应为 {f}"),
+            };
+            (zh, format!("Must be a valid {format}"))
+        }
+        ValidationErrorKind::AdditionalProperties { unexpected } => {
+            p.insert("keyword".into(), json!("additionalProperties"));
+            p.insert("unexpected".into(), json!(unexpected));
+            (format!("包含表单未定义的字段：{}", unexpected.join("、")), format!("Unexpected fields: {}", unexpected.join(", ")))
+        }
+        ValidationErrorKind::UniqueItems => {
+            p.insert("keyword".into(), json!("uniqueItems"));
+            ("列表中有重复项".to_owned(), "Items must be unique".to_owned())
+        }
+        _ => {
+            p.insert("keyword".into(), json!("other"));
+            ("数据结构不符合表单要求".to_owned(), masked.clone())
+        }
+    };
+    p.insert("detail".into(), json!(masked));
+    (zh, en, p)
+}
+
+/// All violations of `instance`, as `SCHEMA` error findings.
+pub(crate) fn findings(validator: &jsonschema::Validator, instance: &Value) -> Vec<Finding> {
+    validator
+        .iter_errors(instance)
+        .map(|err| {
+            let mut path = err.instance_path().as_str().to_owned();
+            if let ValidationErrorKind::Required { property } = err.kind() {
+                // Point at the missing member itself: `/plan/submitted_at`, not `/plan`.
+                path.push('/');
+                path.push_str(&property.as_str().unwrap_or_default().replace('~', "~0").replace('/', "~1"));
+            }
+            // `masked()` leaves the submitted value out: submissions carry personal data.
+            let (zh, en, params) = describe(err.kind(), err.masked().to_string());
+            Finding {
+                rule: "SCHEMA".into(),
+                severity: Severity::Error,
+                path,
+                message: format!("{zh}（SCHEMA）"),
+                message_en: format!("{en} (SCHEMA)"),
+                params,
+                explained: false,
+            }
+        })
+        .collect()
+}

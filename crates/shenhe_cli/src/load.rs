@@ -1,0 +1,70 @@
+//! Reading rule packs from disk: a bundle file, one pack directory, or a
+//! directory of packs. The core gets the file contents; it never opens files.
+
+use std::{
+    fs,
+    path::{Path, PathBuf},
+};
+
+use anyhow::{Context, Result, bail};
+use shenhe::{PackSource, RuleSet};
+
+/// A pack read from disk, with the directory its fixtures live in.
+pub struct LoadedPack {
+    pub source: PackSource,
+    /// `None` for a bundle (bundles carry no fixtures).
+    pub dir: Option<PathBuf>,
+}
+
+fn collect(dir: &Path, rel: &Path, out: &mut Vec<(String, String)>) -> Result<()> {
+    let mut entries: Vec<_> = fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?.collect::<Result<_, _>>()?;
+    entries.sort_by_key(fs::DirEntry::file_name);
+    for entry in entries {
+        let name = entry.file_name();
+        let rel_path = rel.join(&name);
+        if entry.file_type()?.is_dir() {
+            if name != "tests" {
+                collect(&entry.path(), &rel_path, out)?;
+            }
+        } else {
+            let text = fs::read_to_string(entry.path()).with_context(|| format!("cannot read {}", entry.path().display()))?;
+            out.push((rel_path.to_string_lossy().replace('\\', "/"), text));
+        }
+    }
+    Ok(())
+}
+
+/// Reads one pack directory (the one holding `pack.toml`).
+pub fn read_pack_dir(dir: &Path) -> Result<PackSource> {
+    let mut files = Vec::new();
+    collect(dir, Path::new(""), &mut files)?;
+    PackSource::from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).with_context(|| format!("pack {}", dir.display()))
+}
+
+/// Reads `path`: a bundle file, a pack directory, or a directory of packs.
+pub fn read_packs(path: &Path) -> Result<Vec<LoadedPack>> {
+    if path.is_file() {
+        let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let source = PackSource::from_bundle_json(&text).with_context(|| format!("bundle {}", path.display()))?;
+        return Ok(vec![LoadedPack { source, dir: None }]);
+    }
+    if !path.is_dir() {
+        bail!("{}: no such rules directory or bundle file (use --rules DIR|BUNDLE)", path.display());
+    }
+    if path.join("pack.toml").is_file() {
+        return Ok(vec![LoadedPack { source: read_pack_dir(path)?, dir: Some(path.to_path_buf()) }]);
+    }
+    let mut dirs: Vec<PathBuf> = fs::read_dir(path)?.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join("pack.toml").is_file()).collect();
+    dirs.sort();
+    if dirs.is_empty() {
+        bail!("{}: no rule packs found (a pack is a directory with pack.toml)", path.display());
+    }
+    dirs.into_iter().map(|d| Ok(LoadedPack { source: read_pack_dir(&d)?, dir: Some(d) })).collect()
+}
+
+/// Reads and compiles every pack under `path`.
+pub fn load_rules(path: &Path) -> Result<(RuleSet, Vec<LoadedPack>)> {
+    let packs = read_packs(path)?;
+    let rules = RuleSet::compile(packs.iter().map(|p| p.source.clone()))?;
+    Ok((rules, packs))
+}

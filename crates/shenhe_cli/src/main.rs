@@ -1,0 +1,126 @@
+//! `shenhe`: check submissions against rule packs, run pack fixtures, build bundles.
+
+mod check;
+mod load;
+mod render;
+mod test_cmd;
+
+use std::{path::PathBuf, process::ExitCode};
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// shenhe (审核): validate health-programme report submissions with Rhai rule packs.
+///
+/// Exit codes: 0 no error findings; 1 at least one error finding (or a
+/// failing fixture); 2 usage problem or unreadable input.
+#[derive(Parser)]
+#[command(name = "shenhe", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// Readable zh-CN/English listing (coloured on a terminal).
+    Text,
+    /// The canonical JSON report (NDJSON for several inputs).
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate submissions and print their reports.
+    ///
+    /// One FILE prints one JSON report; several FILEs, a `.ndjson`/`.jsonl`
+    /// file or `-` (NDJSON on stdin) print one report per line.
+    #[command(after_help = "Examples:\n  shenhe check team.json\n  shenhe check --format text --rules rules/ a.json b.json\n  cat batch.ndjson | shenhe check -\n  shenhe check --rules national-medical-team-2024.bundle.json --pack national-medical-team-2024 team.json")]
+    Check {
+        /// Rules: a directory of packs, one pack directory, or a bundle file.
+        #[arg(long, default_value = "rules", value_name = "DIR|BUNDLE")]
+        rules: PathBuf,
+        /// Use this pack id instead of matching on the submission's form and policy.
+        #[arg(long, value_name = "ID")]
+        pack: Option<String>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+        /// Submission files (`-` for NDJSON on stdin).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Run every pack's fixtures (`<pack>/tests/*.json`) and print pass/fail per case.
+    ///
+    /// Also checks that every rule has a fixture where it fires and one where it does not.
+    Test {
+        /// Rules: a directory of packs or one pack directory.
+        #[arg(long, default_value = "rules", value_name = "DIR")]
+        rules: PathBuf,
+        /// Only run cases whose name contains this text.
+        #[arg(long, value_name = "TEXT")]
+        filter: Option<String>,
+    },
+    /// Compile a pack directory into one bundle JSON file (what the browser fetches).
+    Bundle {
+        /// The pack directory (holding pack.toml).
+        pack: PathBuf,
+        /// Output file; `-` for stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+    /// List the packs, their rules and the rules they do not implement.
+    Packs {
+        /// Rules: a directory of packs, one pack directory, or a bundle file.
+        #[arg(long, default_value = "rules", value_name = "DIR|BUNDLE")]
+        rules: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { rules, pack, format, files } => check::run(&rules, pack.as_deref(), format == Format::Text, &files),
+        Command::Test { rules, filter } => test_cmd::run(&rules, filter.as_deref()),
+        Command::Bundle { pack, output } => bundle(&pack, &output),
+        Command::Packs { rules } => packs(&rules),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            #[allow(clippy::print_stderr, reason = "the CLI reports errors on stderr")]
+            {
+                eprintln!("shenhe: {e:#}");
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn bundle(pack: &std::path::Path, output: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let source = load::read_pack_dir(pack)?;
+    // Compile before writing, so a bundle never holds a pack that does not load.
+    let compiled = shenhe::CompiledPack::compile(source.clone())?;
+    let text = source.to_bundle_json();
+    if output.as_os_str() == "-" {
+        println!("{text}");
+    } else {
+        std::fs::write(output, text + "\n").map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
+        eprintln!("{} {} → {} ({})", compiled.manifest().id, compiled.manifest().version, output.display(), compiled.hash());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn packs(rules: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let (set, _) = load::load_rules(rules)?;
+    for p in set.packs() {
+        let m = p.manifest();
+        println!("{} v{}  {}  form={}  policy={}/{}/{}  {}", m.id, m.version, m.title, m.form, m.policy.program, m.policy.year, m.policy.region, p.hash());
+        for r in p.rules() {
+            println!("  {:<8} {:<7} {}", r.id, r.severity.as_str(), r.file);
+        }
+        for n in &m.not_implemented {
+            println!("  {:<8} not implemented: {}", n.id, n.reason);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
