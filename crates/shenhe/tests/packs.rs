@@ -1,0 +1,131 @@
+//! The real packs through the public API: bundles, pack selection, ordering,
+//! and robustness against broken submissions.
+
+mod support;
+
+use serde_json::{Value, json};
+use shenhe::{PackSource, RuleSet, Status};
+use support::{base, pack_source, rule_set};
+
+const NT: &str = "national-medical-team-2024";
+
+#[test]
+fn packs_bundle_and_directory_have_the_same_hash() {
+    let dir = pack_source(NT);
+    assert!(dir.hash.starts_with("sha256:") && dir.hash.len() == 71, "{}", dir.hash);
+    let bundle_text = dir.to_bundle_json();
+    let from_bundle = PackSource::from_bundle_json(&bundle_text).unwrap();
+    assert_eq!(from_bundle.hash, dir.hash);
+    let set = RuleSet::compile([from_bundle]).unwrap();
+    let report = set.evaluate(&base(NT, "summary.json"), None);
+    assert_eq!(report.pack.unwrap().hash, dir.hash);
+}
+
+#[test]
+fn packs_edited_bundle_is_refused() {
+    let text = pack_source(NT).to_bundle_json().replace("\"min_team_size\": 5", "\"min_team_size\": 4");
+    let err = PackSource::from_bundle_json(&text).unwrap_err();
+    assert!(err.to_string().contains("edited or damaged"), "{err}");
+}
+
+#[test]
+fn packs_no_match_gives_pack_none() {
+    let set = rule_set(NT);
+    let mut sub = base(NT, "summary.json");
+    sub["policy"]["year"] = json!(2023);
+    let r = set.evaluate(&sub, None);
+    assert_eq!(r.status, Status::Rejected);
+    assert_eq!(r.pack, None);
+    assert_eq!(r.findings.len(), 1);
+    assert_eq!(r.findings[0].rule, "PACK-NONE");
+    assert_eq!(r.findings[0].path, "/policy");
+    assert_eq!(r.findings[0].params["year"], 2023);
+    // A string year matches like a number; a forced pack skips matching.
+    sub["policy"]["year"] = json!("2024");
+    assert!(set.evaluate(&sub, None).pack.is_some());
+    sub["policy"] = json!({});
+    assert!(set.evaluate(&sub, Some(NT)).pack.is_some());
+    assert_eq!(set.evaluate(&json!([1, 2]), None).findings[0].rule, "PACK-NONE");
+}
+
+#[test]
+fn packs_findings_follow_document_order_then_rule() {
+    let set = rule_set(NT);
+    let mut sub = base(NT, "summary.json");
+    // Twelve sites so that index 10 exists: "/sites/10" must sort after "/sites/2".
+    let site = sub["sites"][1].clone();
+    let sites: Vec<Value> = (0..12)
+        .map(|i| {
+            let mut s = site.clone();
+            s["level"] = json!(if i == 2 || i == 10 { "province" } else { "county" });
+            s
+        })
+        .collect();
+    sub["sites"] = Value::Array(sites);
+    sub["members"].as_array_mut().unwrap().truncate(3);
+    let r = set.evaluate(&sub, None);
+    let paths: Vec<&str> = r.findings.iter().map(|f| f.path.as_str()).collect();
+    let pos = |p: &str| paths.iter().position(|x| *x == p).unwrap_or_else(|| panic!("{p} not in {paths:?}"));
+    assert!(pos("/members") < pos("/sites/2/level"));
+    assert!(pos("/sites/2/level") < pos("/sites/10/level"), "{paths:?}");
+    let mut sorted = r.clone();
+    sorted.findings.sort_by(|a, b| shenhe::pointer::compare(&sub, &a.path, &b.path).then(a.rule.cmp(&b.rule)));
+    assert_eq!(sorted.findings, r.findings);
+    // The same input gives the same bytes.
+    assert_eq!(set.evaluate(&sub, None).to_json(), r.to_json());
+}
+
+/// Every path of a JSON document.
+fn paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let p = format!("{prefix}/{k}");
+                out.push(p.clone());
+                paths(x, &p, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                let p = format!("{prefix}/{i}");
+                out.push(p.clone());
+                paths(x, &p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn packs_broken_submissions_give_findings_never_engine_errors() {
+    let set = rule_set(NT);
+    for name in ["summary.json", "plan.json"] {
+        let doc = base(NT, name);
+        let mut all = Vec::new();
+        paths(&doc, "", &mut all);
+        let mut checked = 0;
+        for p in &all {
+            let replacements = [None, Some(json!("x")), Some(Value::Null), Some(json!({})), Some(json!([])), Some(json!(-1.5)), Some(json!(true))];
+            for r in replacements {
+                let mut d = doc.clone();
+                let (parent, key) = p.rsplit_once('/').unwrap();
+                let target = d.pointer_mut(if parent.is_empty() { "" } else { parent }).unwrap();
+                match (target, &r) {
+                    (Value::Object(m), None) => {
+                        m.shift_remove(key);
+                    }
+                    (Value::Array(a), None) => {
+                        a.remove(key.parse().unwrap());
+                    }
+                    (_, Some(v)) => *d.pointer_mut(p).unwrap() = v.clone(),
+                    _ => unreachable!(),
+                }
+                let report = set.evaluate(&d, Some(NT));
+                let engine: Vec<_> = report.findings.iter().filter(|f| f.rule == "ENGINE").collect();
+                assert!(engine.is_empty(), "{name} {p} -> {r:?}: {engine:?}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 300, "{checked}");
+    }
+}

@@ -1,0 +1,107 @@
+//! Hostile rules: each fails as an `ENGINE` finding naming the rule, the
+//! other rules still run, and nothing panics or hangs.
+
+mod support;
+
+use shenhe::{RuleSet, Severity, Status};
+use support::{tiny_pack, tiny_submission};
+
+const GOOD: (&str, &str) = ("good.rhai", "//! id: T-GOOD\n//! severity: warning\nif submission.n > 0 { fail(\"/n\", #{ n: submission.n }); }\n");
+
+fn engine_findings(rules: &[(&str, &str)]) -> shenhe::Report {
+    let mut all = vec![GOOD];
+    all.extend_from_slice(rules);
+    let set = RuleSet::compile([tiny_pack(&all, "")]).unwrap();
+    set.evaluate(&tiny_submission(3), None)
+}
+
+fn assert_limit(report: &shenhe::Report, rule: &str, code: &str) {
+    let f = report.findings.iter().find(|f| f.rule == "ENGINE").unwrap_or_else(|| panic!("no ENGINE finding: {report:?}"));
+    assert_eq!(f.severity, Severity::Error);
+    assert_eq!(f.params["rule"], rule, "{f:?}");
+    assert_eq!(f.params["code"], code, "{f:?}");
+    assert!(f.message.contains(rule) && f.message.ends_with("（ENGINE）"), "{}", f.message);
+    // The well-behaved rule still ran.
+    assert!(report.findings.iter().any(|f| f.rule == "T-GOOD" && f.path == "/n"), "{report:?}");
+    assert_eq!(report.status, Status::Rejected);
+}
+
+#[test]
+fn sandbox_infinite_loop_is_stopped_by_the_operation_limit() {
+    let r = engine_findings(&[("spin.rhai", "//! id: T-SPIN\n//! severity: error\nlet i = 0; loop { i += 1; }\n")]);
+    assert_limit(&r, "T-SPIN", "rule.limit");
+}
+
+#[test]
+fn sandbox_unbounded_recursion_is_stopped_by_the_call_depth_limit() {
+    let r = engine_findings(&[("deep.rhai", "//! id: T-DEEP\n//! severity: error\nfn down(n) { down(n + 1) }\ndown(0);\n")]);
+    assert_limit(&r, "T-DEEP", "rule.limit");
+    assert!(r.findings.iter().any(|f| f.params.get("detail").is_some_and(|d| d.as_str().unwrap().contains("Stack overflow"))), "{r:?}");
+}
+
+#[test]
+fn sandbox_string_bomb_is_stopped_by_the_size_limit() {
+    let r = engine_findings(&[("bomb.rhai", "//! id: T-BOMB\n//! severity: error\nlet s = \"审核\"; loop { s += s; }\n")]);
+    assert_limit(&r, "T-BOMB", "rule.limit");
+}
+
+#[test]
+fn sandbox_array_bomb_is_stopped_by_the_size_limit() {
+    let r = engine_findings(&[("arr.rhai", "//! id: T-ARR\n//! severity: error\nlet a = [1]; loop { a += a; }\n")]);
+    assert_limit(&r, "T-ARR", "rule.limit");
+}
+
+#[test]
+fn sandbox_runtime_error_names_rule_and_position() {
+    let r = engine_findings(&[("oops.rhai", "//! id: T-OOPS\n//! severity: error\nlet x = 1;\nlet y = x / 0;\n")]);
+    assert_limit(&r, "T-OOPS", "rule.runtime");
+    let f = r.findings.iter().find(|f| f.rule == "ENGINE").unwrap();
+    assert_eq!(f.params["line"], 4);
+}
+
+#[test]
+fn sandbox_submission_is_read_only() {
+    let r = engine_findings(&[("write.rhai", "//! id: T-WRITE\n//! severity: error\nsubmission.n = 99;\n")]);
+    assert_limit(&r, "T-WRITE", "rule.runtime");
+    assert!(r.findings.iter().any(|f| f.rule == "T-GOOD" && f.params["n"] == 3));
+}
+
+#[test]
+fn sandbox_limits_come_from_the_manifest_and_are_deterministic() {
+    // 2,000 iterations pass with the default budget but not with 1,000 operations.
+    let rule = ("count.rhai", "//! id: T-COUNT\n//! severity: error\nlet i = 0; while i < 2000 { i += 1; }\n");
+    let roomy = RuleSet::compile([tiny_pack(&[rule], "")]).unwrap().evaluate(&tiny_submission(0), None);
+    assert!(roomy.findings.iter().all(|f| f.rule != "ENGINE"), "{roomy:?}");
+    let tight = RuleSet::compile([tiny_pack(&[rule], "[limits]\nmax_operations = 1000\n")]).unwrap();
+    let a = tight.evaluate(&tiny_submission(0), None).to_json();
+    let b = tight.evaluate(&tiny_submission(0), None).to_json();
+    assert!(a.contains("rule.limit"), "{a}");
+    assert_eq!(a, b);
+}
+
+#[test]
+fn sandbox_forbidden_features_do_not_compile() {
+    for (src, what) in [
+        ("eval(\"1\");", "eval"),
+        ("let x = 2.0 ** 0.5;", "float power"),
+        ("let t = timestamp();", "clock"),
+        ("import \"fs\" as fs;", "modules"),
+        ("let y = undefined_variable + 1;", "strict variables"),
+    ] {
+        let rule = ("bad.rhai", format!("//! id: T-BAD\n//! severity: error\n{src}\n"));
+        let pack = tiny_pack(&[(rule.0, rule.1.as_str())], "");
+        let compiled = RuleSet::compile([pack]);
+        match compiled {
+            Err(shenhe::Error::RuleCompile { file, line, .. }) => {
+                assert_eq!(file, "rules/bad.rhai", "{what}");
+                assert_eq!(line, 3, "{what}");
+            }
+            Err(other) => panic!("{what}: unexpected error {other}"),
+            Ok(set) => {
+                // Some are runtime errors (unknown function): still an ENGINE finding, never a panic.
+                let r = set.evaluate(&tiny_submission(0), None);
+                assert!(r.findings.iter().any(|f| f.rule == "ENGINE" && f.params["rule"] == "T-BAD"), "{what}: {r:?}");
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+//! Helpers shared by the core's integration tests.
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::{fs, path::Path};
+
+use shenhe::{PackSource, RuleSet};
+
+/// The workspace `rules/` directory.
+pub fn rules_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules")
+}
+
+fn collect(dir: &Path, rel: &str, out: &mut Vec<(String, String)>) {
+    for e in fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        let name = e.file_name().to_string_lossy().to_string();
+        let rel_path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
+        if e.file_type().unwrap().is_dir() {
+            if name != "tests" {
+                collect(&e.path(), &rel_path, out);
+            }
+        } else {
+            out.push((rel_path, fs::read_to_string(e.path()).unwrap()));
+        }
+    }
+}
+
+/// Reads one pack directory of `rules/`.
+pub fn pack_source(id: &str) -> PackSource {
+    let mut files = Vec::new();
+    collect(&rules_dir().join(id), "", &mut files);
+    PackSource::from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap()
+}
+
+/// A rule set with one pack of `rules/`.
+pub fn rule_set(id: &str) -> RuleSet {
+    RuleSet::compile([pack_source(id)]).unwrap()
+}
+
+/// A fixture base submission of a pack.
+pub fn base(id: &str, name: &str) -> serde_json::Value {
+    serde_json::from_str(&fs::read_to_string(rules_dir().join(id).join("tests/base").join(name)).unwrap()).unwrap()
+}
+
+/// A minimal pack built in memory: `rules` are `(file name, source)` pairs,
+/// each rule id gets a message.
+pub fn tiny_pack(rules: &[(&str, &str)], limits: &str) -> PackSource {
+    let manifest = format!(
+        "id = \"tiny\"\nversion = \"1\"\nform = \"tiny_form\"\n[policy]\nprogram = \"p\"\nyear = 2024\nregion = \"CN\"\n[effective]\nfrom = \"2024-01-01\"\nto = \"2024-12-31\"\n{limits}"
+    );
+    let mut messages = String::new();
+    for (_, src) in rules {
+        let id = src.lines().find_map(|l| l.strip_prefix("//! id: ")).unwrap();
+        messages.push_str(&format!("[\"{id}\"]\nzh = \"规则 {id} 触发 {{n}}\"\nen = \"rule {id} fired {{n}}\"\n"));
+    }
+    let schema = r#"{"type":"object","required":["form","n"],"properties":{"n":{"type":"integer"}}}"#;
+    let mut files: Vec<(String, String)> = vec![
+        ("pack.toml".into(), manifest),
+        ("schema.json".into(), schema.into()),
+        ("messages.toml".into(), messages),
+    ];
+    for (name, src) in rules {
+        files.push((format!("rules/{name}"), (*src).to_owned()));
+    }
+    PackSource::from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap()
+}
+
+/// A submission for `tiny_pack`.
+pub fn tiny_submission(n: i64) -> serde_json::Value {
+    serde_json::json!({ "form": "tiny_form", "policy": { "program": "p", "year": 2024, "region": "CN" }, "n": n })
+}
