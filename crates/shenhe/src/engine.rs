@@ -70,5 +70,15 @@ pub(crate) fn classify(mut err: Box<EvalAltResult>, limits: &Limits) -> ScriptFa
         _ => ("rule.runtime", "运行时错误".to_owned()),
     };
     let detail = err.to_string();
-    ScriptFailure { code, detail_zh: if code == "rule.runtime" { format!("{detail_zh}：{detail}") } else { detail_zh }, detail, line, column }
+    ScriptFailure {
+        code,
+        detail_zh: if code == "rule.runtime" {
+            format!("{detail_zh}：{detail}")
+        } else {
+            detail_zh
+        },
+        detail,
+        line,
+        column,
+    }
 }

@@ -78,6 +78,11 @@ impl Error {
         let msg = e.to_string();
         // serde_json appends " at line L column C"; keep the position in fields only.
         let message = msg.rsplit_once(" at line ").map_or(msg.as_str(), |(m, _)| m).to_owned();
-        Self::Json { source_name: source_name.to_owned(), line: e.line(), column: e.column(), message }
+        Self::Json {
+            source_name: source_name.to_owned(),
+            line: e.line(),
+            column: e.column(),
+            message,
+        }
     }
 }

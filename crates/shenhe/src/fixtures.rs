@@ -72,7 +72,11 @@ pub struct Case {
 /// Parses a fixture file: one case, or an array of cases.
 pub fn parse_cases(text: &str) -> Result<Vec<Case>, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("line {}, column {}: {e}", e.line(), e.column()))?;
-    let cases = if v.is_array() { serde_json::from_value(v) } else { serde_json::from_value(v).map(|c| vec![c]) };
+    let cases = if v.is_array() {
+        serde_json::from_value(v)
+    } else {
+        serde_json::from_value(v).map(|c| vec![c])
+    };
     cases.map_err(|e| e.to_string())
 }
 
@@ -134,7 +138,14 @@ fn describe(e: &ExpectedFinding) -> String {
 #[must_use]
 pub fn check(report: &Report, expect: &Expect) -> Vec<String> {
     let mut failures = Vec::new();
-    let got = || report.findings.iter().map(|f| format!("{} {} {:?}", f.rule, f.severity.as_str(), f.path)).collect::<Vec<_>>().join("; ");
+    let got = || {
+        report
+            .findings
+            .iter()
+            .map(|f| format!("{} {} {:?}", f.rule, f.severity.as_str(), f.path))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
     if let Some(s) = expect.status
         && s != report.status
     {
@@ -165,7 +176,10 @@ pub fn check(report: &Report, expect: &Expect) -> Vec<String> {
             (None, _) => false,
         };
         if !same {
-            failures.push(format!("derived {k}: expected {v}, got {}", actual.map_or("nothing".to_owned(), Value::to_string)));
+            failures.push(format!(
+                "derived {k}: expected {v}, got {}",
+                actual.map_or("nothing".to_owned(), Value::to_string)
+            ));
         }
     }
     failures
@@ -177,8 +191,16 @@ pub fn run_case(rules: &RuleSet, case: &Case, load_base: &dyn Fn(&str) -> Result
     match build_submission(case, load_base) {
         Ok(doc) => {
             let report = rules.evaluate(&doc, case.pack.as_deref());
-            CaseResult { name: case.name.clone(), failures: check(&report, &case.expect), report: Some(report) }
+            CaseResult {
+                name: case.name.clone(),
+                failures: check(&report, &case.expect),
+                report: Some(report),
+            }
         }
-        Err(e) => CaseResult { name: case.name.clone(), failures: vec![e], report: None },
+        Err(e) => CaseResult {
+            name: case.name.clone(),
+            failures: vec![e],
+            report: None,
+        },
     }
 }

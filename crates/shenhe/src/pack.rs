@@ -152,7 +152,10 @@ pub struct PackSource {
 }
 
 fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Error> {
-    toml::from_str(text).map_err(|e| Error::PackFile { file: file.to_owned(), message: e.to_string() })
+    toml::from_str(text).map_err(|e| Error::PackFile {
+        file: file.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 /// TOML to JSON; TOML dates (`deadline = 2024-09-30`) become ISO strings.
@@ -184,23 +187,56 @@ impl PackSource {
             match path.as_str() {
                 "pack.toml" => manifest = Some(parse_toml::<Manifest>(&path, text)?),
                 "schema.json" => {
-                    schema = Some(serde_json::from_str(text).map_err(|e| Error::PackFile { file: path.clone(), message: e.to_string() })?);
+                    schema = Some(serde_json::from_str(text).map_err(|e| Error::PackFile {
+                        file: path.clone(),
+                        message: e.to_string(),
+                    })?);
                 }
                 "params.toml" => {
                     let t: toml::Table = parse_toml(&path, text)?;
                     params = toml_to_json(toml::Value::Table(t));
                 }
                 "messages.toml" => messages = parse_toml(&path, text)?,
-                "lib.rhai" => lib = Some(Script { file: path, source: text.to_owned() }),
-                "derive.rhai" => derive = Some(Script { file: path, source: text.to_owned() }),
-                p if p.starts_with("rules/") && p.ends_with(".rhai") => rules.push(Script { file: path, source: text.to_owned() }),
+                "lib.rhai" => {
+                    lib = Some(Script {
+                        file: path,
+                        source: text.to_owned(),
+                    })
+                }
+                "derive.rhai" => {
+                    derive = Some(Script {
+                        file: path,
+                        source: text.to_owned(),
+                    })
+                }
+                p if p.starts_with("rules/") && p.ends_with(".rhai") => rules.push(Script {
+                    file: path,
+                    source: text.to_owned(),
+                }),
                 _ => {}
             }
         }
         rules.sort_by(|a, b| a.file.cmp(&b.file));
-        let manifest = manifest.ok_or_else(|| Error::PackFile { file: "pack.toml".into(), message: "missing".into() })?;
-        let schema = schema.ok_or_else(|| Error::PackFile { file: "schema.json".into(), message: "missing".into() })?;
-        Ok(Self { format: BUNDLE_FORMAT.to_owned(), manifest, schema, params, messages, lib, derive, rules, hash: String::new() }.seal())
+        let manifest = manifest.ok_or_else(|| Error::PackFile {
+            file: "pack.toml".into(),
+            message: "missing".into(),
+        })?;
+        let schema = schema.ok_or_else(|| Error::PackFile {
+            file: "schema.json".into(),
+            message: "missing".into(),
+        })?;
+        Ok(Self {
+            format: BUNDLE_FORMAT.to_owned(),
+            manifest,
+            schema,
+            params,
+            messages,
+            lib,
+            derive,
+            rules,
+            hash: String::new(),
+        }
+        .seal())
     }
 
     /// Reads a bundle and checks its hash.
@@ -212,7 +248,10 @@ impl PackSource {
         let stated = bundle.hash.clone();
         let sealed = bundle.seal();
         if sealed.hash != stated {
-            return Err(Error::Bundle(format!("content hash is {} but the bundle says {stated}; it was edited or damaged", sealed.hash)));
+            return Err(Error::Bundle(format!(
+                "content hash is {} but the bundle says {stated}; it was edited or damaged",
+                sealed.hash
+            )));
         }
         Ok(sealed)
     }

@@ -218,7 +218,10 @@ impl Message {
     /// Renders both languages and appends the rule id: `…（NT-01）` / `… (NT-01)`.
     #[must_use]
     pub fn render(&self, rule: &str, params: &Map<String, Value>) -> (String, String) {
-        (format!("{}（{rule}）", render(&self.zh, params, "、")), format!("{} ({rule})", render(&self.en, params, ", ")))
+        (
+            format!("{}（{rule}）", render(&self.zh, params, "、")),
+            format!("{} ({rule})", render(&self.en, params, ", ")),
+        )
     }
 }
 
@@ -239,7 +242,10 @@ mod tests {
     fn report_render_messages() {
         let params = json!({"min": 5, "actual": 4, "list": ["a", "b"]});
         let params = params.as_object().unwrap();
-        let m = Message { zh: "每支国家医疗队不少于{min}人，本队{actual}人".into(), en: "at least {min}; has {actual}; {list}; {unknown}".into() };
+        let m = Message {
+            zh: "每支国家医疗队不少于{min}人，本队{actual}人".into(),
+            en: "at least {min}; has {actual}; {list}; {unknown}".into(),
+        };
         let (zh, en) = m.render("NT-01", params);
         assert_eq!(zh, "每支国家医疗队不少于5人，本队4人（NT-01）");
         assert_eq!(en, "at least 5; has 4; a, b; {unknown} (NT-01)");

@@ -33,7 +33,10 @@ pub struct RuleMeta {
 impl RuleMeta {
     /// Parses the `//! key: value` lines at the top of a rule file.
     pub fn parse(file: &str, source: &str) -> Result<Self, Error> {
-        let bad = |message: String| Error::RuleHeader { file: file.to_owned(), message };
+        let bad = |message: String| Error::RuleHeader {
+            file: file.to_owned(),
+            message,
+        };
         let (mut id, mut severity, mut seed) = (None, None, String::new());
         let mut variants = BTreeMap::new();
         for line in source.lines().map(str::trim).filter_map(|l| l.strip_prefix("//!")) {
@@ -52,7 +55,13 @@ impl RuleMeta {
         }
         let id = id.ok_or_else(|| bad("the header has no `//! id: …` line".into()))?;
         let severity = severity.ok_or_else(|| bad("the header has no `//! severity: error|warning|info` line".into()))?;
-        Ok(Self { id, severity, seed, variants, file: file.to_owned() })
+        Ok(Self {
+            id,
+            severity,
+            seed,
+            variants,
+            file: file.to_owned(),
+        })
     }
 }
 
@@ -103,7 +112,10 @@ impl CompiledPack {
         let m = &source.manifest;
         let engine = build_engine(&m.limits);
         let validator = schema::compile(&m.id, &source.schema)?;
-        let params = rhai::serde::to_dynamic(&source.params).map_err(|e| Error::PackFile { file: "params.toml".into(), message: e.to_string() })?;
+        let params = rhai::serde::to_dynamic(&source.params).map_err(|e| Error::PackFile {
+            file: "params.toml".into(),
+            message: e.to_string(),
+        })?;
         let lib = match &source.lib {
             Some(s) => {
                 // Only the functions are kept: lib.rhai is a library, not a rule.
@@ -124,7 +136,10 @@ impl CompiledPack {
         for s in &source.rules {
             let meta = RuleMeta::parse(&s.file, &s.source)?;
             if let Some(other) = seen.insert(meta.id.clone(), s.file.clone()) {
-                return Err(Error::RuleHeader { file: s.file.clone(), message: format!("rule id {} is already declared by {other}", meta.id) });
+                return Err(Error::RuleHeader {
+                    file: s.file.clone(),
+                    message: format!("rule id {} is already declared by {other}", meta.id),
+                });
             }
             for key in std::iter::once(meta.id.clone()).chain(meta.variants.keys().map(|v| format!("{}.{v}", meta.id))) {
                 if !source.messages.contains_key(&key) {
@@ -171,7 +186,11 @@ impl CompiledPack {
     }
 
     fn pack_ref(&self) -> PackRef {
-        PackRef { id: self.manifest.id.clone(), version: self.manifest.version.clone(), hash: self.hash.clone() }
+        PackRef {
+            id: self.manifest.id.clone(),
+            version: self.manifest.version.clone(),
+            hash: self.hash.clone(),
+        }
     }
 
     /// Whether `policy` selects this pack.
@@ -207,7 +226,14 @@ impl CompiledPack {
                     match self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast) {
                         Ok(d) => match d.try_cast::<rhai::Map>() {
                             Some(m) => derived_map = m,
-                            None => findings.push(self.engine_finding("derive", "rule.runtime", "derive.rhai 的结果不是映射（map）", "derive.rhai must evaluate to a map", None, None)),
+                            None => findings.push(self.engine_finding(
+                                "derive",
+                                "rule.runtime",
+                                "derive.rhai 的结果不是映射（map）",
+                                "derive.rhai must evaluate to a map",
+                                None,
+                                None,
+                            )),
                         },
                         Err(e) => {
                             let f = classify(e, &self.manifest.limits);
@@ -275,7 +301,15 @@ impl CompiledPack {
             || (format!("未通过规则（{}）", rule.id), format!("Rule failed ({})", rule.id)),
             |m| m.render(&rule.id, &params),
         );
-        Finding { rule: rule.id.clone(), severity, path: e.path, message, message_en, params, explained: false }
+        Finding {
+            rule: rule.id.clone(),
+            severity,
+            path: e.path,
+            message,
+            message_en,
+            params,
+            explained: false,
+        }
     }
 
     fn engine_finding(&self, rule: &str, code: &str, zh: &str, en: &str, line: Option<usize>, column: Option<usize>) -> Finding {
@@ -327,7 +361,13 @@ fn finish(pack: Option<PackRef>, submission: &Value, mut findings: Vec<Finding>,
     });
     let findings: Vec<Finding> = keyed.into_iter().map(|(_, f)| f).collect();
     let form = submission.get("form").and_then(Value::as_str).map(str::to_owned);
-    Report { form, pack, status: Status::of(&findings), findings, derived }
+    Report {
+        form,
+        pack,
+        status: Status::of(&findings),
+        findings,
+        derived,
+    }
 }
 
 /// Every pack the host loaded; picks the pack for each submission.
@@ -391,7 +431,13 @@ fn pack_none(form: Option<&str>, policy: Option<&Map<String, Value>>, forced: Op
         Value::String(s) => s.clone(),
         other => other.to_string(),
     };
-    let (f, pr, y, r, pk) = (show(&params["form"]), show(&params["program"]), show(&params["year"]), show(&params["region"]), show(&params["pack"]));
+    let (f, pr, y, r, pk) = (
+        show(&params["form"]),
+        show(&params["program"]),
+        show(&params["year"]),
+        show(&params["region"]),
+        show(&params["pack"]),
+    );
     Finding {
         rule: "PACK-NONE".into(),
         severity: Severity::Error,

@@ -10,10 +10,10 @@ use crate::{
 
 /// Builds a validator. Formats (`date`, `date-time`) are asserted, not just annotated.
 pub(crate) fn compile(pack: &str, schema: &Value) -> Result<jsonschema::Validator, Error> {
-    jsonschema::options()
-        .should_validate_formats(true)
-        .build(schema)
-        .map_err(|e| Error::Schema { pack: pack.to_owned(), message: e.to_string() })
+    jsonschema::options().should_validate_formats(true).build(schema).map_err(|e| Error::Schema {
+        pack: pack.to_owned(),
+        message: e.to_string(),
+    })
 }
 
 fn type_name_zh(t: &str) -> &'static str {
@@ -56,8 +56,19 @@ fn describe(kind: &ValidationErrorKind, masked: String) -> (String, String, Map<
         ValidationErrorKind::Enum { options } => {
             p.insert("keyword".into(), json!("enum"));
             p.insert("allowed".into(), (**options).clone());
-            let list = options.as_array().map(|a| a.iter().map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned)).collect::<Vec<_>>().join("、")).unwrap_or_default();
-            (format!("取值不在允许范围内（可选：{list}）"), format!("Value is not one of the allowed values ({})", list.replace('、', ", ")))
+            let list = options
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                        .collect::<Vec<_>>()
+                        .join("、")
+                })
+                .unwrap_or_default();
+            (
+                format!("取值不在允许范围内（可选：{list}）"),
+                format!("Value is not one of the allowed values ({})", list.replace('、', ", ")),
+            )
         }
         ValidationErrorKind::Constant { expected_value } => {
             p.insert("keyword".into(), json!("const"));
@@ -112,7 +123,10 @@ fn describe(kind: &ValidationErrorKind, masked: String) -> (String, String, Map<
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             p.insert("keyword".into(), json!("additionalProperties"));
             p.insert("unexpected".into(), json!(unexpected));
-            (format!("包含表单未定义的字段：{}", unexpected.join("、")), format!("Unexpected fields: {}", unexpected.join(", ")))
+            (
+                format!("包含表单未定义的字段：{}", unexpected.join("、")),
+                format!("Unexpected fields: {}", unexpected.join(", ")),
+            )
         }
         ValidationErrorKind::UniqueItems => {
             p.insert("keyword".into(), json!("uniqueItems"));

@@ -69,7 +69,9 @@ fn packs_findings_follow_document_order_then_rule() {
     assert!(pos("/members") < pos("/sites/2/level"));
     assert!(pos("/sites/2/level") < pos("/sites/10/level"), "{paths:?}");
     let mut sorted = r.clone();
-    sorted.findings.sort_by(|a, b| shenhe::pointer::compare(&sub, &a.path, &b.path).then(a.rule.cmp(&b.rule)));
+    sorted
+        .findings
+        .sort_by(|a, b| shenhe::pointer::compare(&sub, &a.path, &b.path).then(a.rule.cmp(&b.rule)));
     assert_eq!(sorted.findings, r.findings);
     // The same input gives the same bytes.
     assert_eq!(set.evaluate(&sub, None).to_json(), r.to_json());
@@ -105,7 +107,15 @@ fn packs_broken_submissions_give_findings_never_engine_errors() {
         paths(&doc, "", &mut all);
         let mut checked = 0;
         for p in &all {
-            let replacements = [None, Some(json!("x")), Some(Value::Null), Some(json!({})), Some(json!([])), Some(json!(-1.5)), Some(json!(true))];
+            let replacements = [
+                None,
+                Some(json!("x")),
+                Some(Value::Null),
+                Some(json!({})),
+                Some(json!([])),
+                Some(json!(-1.5)),
+                Some(json!(true)),
+            ];
             for r in replacements {
                 let mut d = doc.clone();
                 let (parent, key) = p.rsplit_once('/').unwrap();

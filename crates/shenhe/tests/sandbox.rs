@@ -6,7 +6,10 @@ mod support;
 use shenhe::{RuleSet, Severity, Status};
 use support::{tiny_pack, tiny_submission};
 
-const GOOD: (&str, &str) = ("good.rhai", "//! id: T-GOOD\n//! severity: warning\nif submission.n > 0 { fail(\"/n\", #{ n: submission.n }); }\n");
+const GOOD: (&str, &str) = (
+    "good.rhai",
+    "//! id: T-GOOD\n//! severity: warning\nif submission.n > 0 { fail(\"/n\", #{ n: submission.n }); }\n",
+);
 
 fn engine_findings(rules: &[(&str, &str)]) -> shenhe::Report {
     let mut all = vec![GOOD];
@@ -16,7 +19,11 @@ fn engine_findings(rules: &[(&str, &str)]) -> shenhe::Report {
 }
 
 fn assert_limit(report: &shenhe::Report, rule: &str, code: &str) {
-    let f = report.findings.iter().find(|f| f.rule == "ENGINE").unwrap_or_else(|| panic!("no ENGINE finding: {report:?}"));
+    let f = report
+        .findings
+        .iter()
+        .find(|f| f.rule == "ENGINE")
+        .unwrap_or_else(|| panic!("no ENGINE finding: {report:?}"));
     assert_eq!(f.severity, Severity::Error);
     assert_eq!(f.params["rule"], rule, "{f:?}");
     assert_eq!(f.params["code"], code, "{f:?}");
@@ -36,7 +43,12 @@ fn sandbox_infinite_loop_is_stopped_by_the_operation_limit() {
 fn sandbox_unbounded_recursion_is_stopped_by_the_call_depth_limit() {
     let r = engine_findings(&[("deep.rhai", "//! id: T-DEEP\n//! severity: error\nfn down(n) { down(n + 1) }\ndown(0);\n")]);
     assert_limit(&r, "T-DEEP", "rule.limit");
-    assert!(r.findings.iter().any(|f| f.params.get("detail").is_some_and(|d| d.as_str().unwrap().contains("Stack overflow"))), "{r:?}");
+    assert!(
+        r.findings
+            .iter()
+            .any(|f| f.params.get("detail").is_some_and(|d| d.as_str().unwrap().contains("Stack overflow"))),
+        "{r:?}"
+    );
 }
 
 #[test]

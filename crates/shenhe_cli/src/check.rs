@@ -74,7 +74,13 @@ pub fn run(rules_path: &Path, pack: Option<&str>, text: bool, files: &[PathBuf])
     }
     let stdout = io::stdout();
     let color = text && stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut sink = Sink { out: stdout.lock(), text, color, any_error: false, bad_input: false };
+    let mut sink = Sink {
+        out: stdout.lock(),
+        text,
+        color,
+        any_error: false,
+        bad_input: false,
+    };
     for path in files {
         let name = path.display().to_string();
         if path.as_os_str() == "-" {

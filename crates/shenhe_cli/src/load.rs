@@ -17,7 +17,9 @@ pub struct LoadedPack {
 }
 
 fn collect(dir: &Path, rel: &Path, out: &mut Vec<(String, String)>) -> Result<()> {
-    let mut entries: Vec<_> = fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))?.collect::<Result<_, _>>()?;
+    let mut entries: Vec<_> = fs::read_dir(dir)
+        .with_context(|| format!("cannot read {}", dir.display()))?
+        .collect::<Result<_, _>>()?;
     entries.sort_by_key(fs::DirEntry::file_name);
     for entry in entries {
         let name = entry.file_name();
@@ -52,14 +54,28 @@ pub fn read_packs(path: &Path) -> Result<Vec<LoadedPack>> {
         bail!("{}: no such rules directory or bundle file (use --rules DIR|BUNDLE)", path.display());
     }
     if path.join("pack.toml").is_file() {
-        return Ok(vec![LoadedPack { source: read_pack_dir(path)?, dir: Some(path.to_path_buf()) }]);
+        return Ok(vec![LoadedPack {
+            source: read_pack_dir(path)?,
+            dir: Some(path.to_path_buf()),
+        }]);
     }
-    let mut dirs: Vec<PathBuf> = fs::read_dir(path)?.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.join("pack.toml").is_file()).collect();
+    let mut dirs: Vec<PathBuf> = fs::read_dir(path)?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.join("pack.toml").is_file())
+        .collect();
     dirs.sort();
     if dirs.is_empty() {
         bail!("{}: no rule packs found (a pack is a directory with pack.toml)", path.display());
     }
-    dirs.into_iter().map(|d| Ok(LoadedPack { source: read_pack_dir(&d)?, dir: Some(d) })).collect()
+    dirs.into_iter()
+        .map(|d| {
+            Ok(LoadedPack {
+                source: read_pack_dir(&d)?,
+                dir: Some(d),
+            })
+        })
+        .collect()
 }
 
 /// Reads and compiles every pack under `path`.

@@ -34,7 +34,9 @@ enum Command {
     ///
     /// One FILE prints one JSON report; several FILEs, a `.ndjson`/`.jsonl`
     /// file or `-` (NDJSON on stdin) print one report per line.
-    #[command(after_help = "Examples:\n  shenhe check team.json\n  shenhe check --format text --rules rules/ a.json b.json\n  cat batch.ndjson | shenhe check -\n  shenhe check --rules national-medical-team-2024.bundle.json --pack national-medical-team-2024 team.json")]
+    #[command(
+        after_help = "Examples:\n  shenhe check team.json\n  shenhe check --format text --rules rules/ a.json b.json\n  cat batch.ndjson | shenhe check -\n  shenhe check --rules national-medical-team-2024.bundle.json --pack national-medical-team-2024 team.json"
+    )]
     Check {
         /// Rules: a directory of packs, one pack directory, or a bundle file.
         #[arg(long, default_value = "rules", value_name = "DIR|BUNDLE")]
@@ -105,7 +107,13 @@ fn bundle(pack: &std::path::Path, output: &std::path::Path) -> anyhow::Result<Ex
         println!("{text}");
     } else {
         std::fs::write(output, text + "\n").map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
-        eprintln!("{} {} → {} ({})", compiled.manifest().id, compiled.manifest().version, output.display(), compiled.hash());
+        eprintln!(
+            "{} {} → {} ({})",
+            compiled.manifest().id,
+            compiled.manifest().version,
+            output.display(),
+            compiled.hash()
+        );
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -114,7 +122,17 @@ fn packs(rules: &std::path::Path) -> anyhow::Result<ExitCode> {
     let (set, _) = load::load_rules(rules)?;
     for p in set.packs() {
         let m = p.manifest();
-        println!("{} v{}  {}  form={}  policy={}/{}/{}  {}", m.id, m.version, m.title, m.form, m.policy.program, m.policy.year, m.policy.region, p.hash());
+        println!(
+            "{} v{}  {}  form={}  policy={}/{}/{}  {}",
+            m.id,
+            m.version,
+            m.title,
+            m.form,
+            m.policy.program,
+            m.policy.year,
+            m.policy.region,
+            p.hash()
+        );
         for r in p.rules() {
             println!("  {:<8} {:<7} {}", r.id, r.severity.as_str(), r.file);
         }

@@ -17,7 +17,10 @@ pub fn text(source: &str, report: &Report, color: bool) -> String {
         Status::NeedsExplanation => paint("needs_explanation 需上报说明", color, |s| s.yellow().bold().to_string()),
         Status::Rejected => paint("rejected 退回", color, |s| s.red().bold().to_string()),
     };
-    let pack = report.pack.as_ref().map_or_else(|| "no pack 无适用规则包".to_owned(), |p| format!("{} v{}", p.id, p.version));
+    let pack = report
+        .pack
+        .as_ref()
+        .map_or_else(|| "no pack 无适用规则包".to_owned(), |p| format!("{} v{}", p.id, p.version));
     let _ = writeln!(out, "{}  {pack}  {status}", paint(source, color, |s| s.bold().to_string()));
     for f in &report.findings {
         let (mark, sev) = match f.severity {

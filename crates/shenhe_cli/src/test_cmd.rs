@@ -78,7 +78,10 @@ pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
                 let (f, q) = (fires.get(&meta.id).copied().unwrap_or(0), quiet.get(&meta.id).copied().unwrap_or(0));
                 if f == 0 || q == 0 {
                     failed += 1;
-                    println!("  FAIL coverage {}: {f} passing case(s) where it fires, {q} where it must not (each needs ≥1)", meta.id);
+                    println!(
+                        "  FAIL coverage {}: {f} passing case(s) where it fires, {q} where it must not (each needs ≥1)",
+                        meta.id
+                    );
                 }
             }
         }

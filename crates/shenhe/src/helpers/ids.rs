@@ -122,7 +122,11 @@ pub fn resident_id_status(id: &str) -> IdStatus {
         return IdStatus::BadDate;
     }
     let sum: u32 = b[..17].iter().zip(WEIGHTS).map(|(c, w)| u32::from(c - b'0') * w).sum();
-    if CHECK[(sum % 11) as usize] == b[17] { IdStatus::Valid } else { IdStatus::BadCheck }
+    if CHECK[(sum % 11) as usize] == b[17] {
+        IdStatus::Valid
+    } else {
+        IdStatus::BadCheck
+    }
 }
 
 #[cfg(test)]
@@ -131,7 +135,13 @@ mod tests {
 
     #[test]
     fn uscc_contract_vectors() {
-        for valid in ["91350200776049653A", "91440101MA5CJQ4N59", "913502000728319549", "123502001549897397", "91350213678251743X"] {
+        for valid in [
+            "91350200776049653A",
+            "91440101MA5CJQ4N59",
+            "913502000728319549",
+            "123502001549897397",
+            "91350213678251743X",
+        ] {
             assert_eq!(uscc_status(valid), IdStatus::Valid, "{valid}");
         }
         // Sum divisible by 31: the check character is '0'.
@@ -161,7 +171,13 @@ mod tests {
 
     #[test]
     fn resident_id_contract_vectors() {
-        for valid in ["11010519491231002X", "360426199101010071", "120103198806018241", "230306196304054513", "11010519491231002x"] {
+        for valid in [
+            "11010519491231002X",
+            "360426199101010071",
+            "120103198806018241",
+            "230306196304054513",
+            "11010519491231002x",
+        ] {
             assert_eq!(resident_id_status(valid), IdStatus::Valid, "{valid}");
         }
         assert_eq!(resident_id_status("360426199101010072"), IdStatus::BadCheck);

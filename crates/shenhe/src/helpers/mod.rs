@@ -36,7 +36,13 @@ pub(crate) fn drain_emitted() -> Vec<Emitted> {
 }
 
 fn emit(path: &str, variant: Option<String>, params: Map) {
-    EMITTED.with(|e| e.borrow_mut().push(Emitted { path: path.to_owned(), variant, params }));
+    EMITTED.with(|e| {
+        e.borrow_mut().push(Emitted {
+            path: path.to_owned(),
+            variant,
+            params,
+        })
+    });
 }
 
 /// A number from a submission value: ints and floats, nothing else.
@@ -112,7 +118,8 @@ fn is_money(x: &Dynamic) -> bool {
     if let Ok(i) = x.as_int() {
         return i >= 0;
     }
-    x.as_float().is_ok_and(|f| f >= 0.0 && f.is_finite() && ((f * 100.0).round() - f * 100.0).abs() < 1e-6)
+    x.as_float()
+        .is_ok_and(|f| f >= 0.0 && f.is_finite() && ((f * 100.0).round() - f * 100.0).abs() < 1e-6)
 }
 
 /// Registers every helper. Called once per engine, in `engine::build_engine`.
@@ -121,13 +128,19 @@ pub(crate) fn register(e: &mut Engine) {
     // --- findings -------------------------------------------------------
     e.register_fn("fail", |path: ImmutableString| emit(&path, None, Map::new()));
     e.register_fn("fail", |path: ImmutableString, params: Map| emit(&path, None, params));
-    e.register_fn("fail", |path: ImmutableString, variant: ImmutableString, params: Map| emit(&path, Some(variant.to_string()), params));
+    e.register_fn("fail", |path: ImmutableString, variant: ImmutableString, params: Map| {
+        emit(&path, Some(variant.to_string()), params)
+    });
     e.register_fn("ptr", |a: Dynamic| pointer::build(&[a]));
     e.register_fn("ptr", |a: Dynamic, b: Dynamic| pointer::build(&[a, b]));
     e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic| pointer::build(&[a, b, c]));
     e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic| pointer::build(&[a, b, c, d]));
-    e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, f: Dynamic| pointer::build(&[a, b, c, d, f]));
-    e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, f: Dynamic, g: Dynamic| pointer::build(&[a, b, c, d, f, g]));
+    e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, f: Dynamic| {
+        pointer::build(&[a, b, c, d, f])
+    });
+    e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, f: Dynamic, g: Dynamic| {
+        pointer::build(&[a, b, c, d, f, g])
+    });
 
     // --- defensive access ----------------------------------------------
     e.register_fn("items", |x: Dynamic| items_of(&x));
@@ -135,7 +148,10 @@ pub(crate) fn register(e: &mut Engine) {
     e.register_fn("records", |x: Dynamic| {
         // Same length and indices as the input, so paths stay right; a
         // non-object row becomes `#{}` and its properties read as `()`.
-        items_of(&x).into_iter().map(|r| if r.is_map() { r } else { Map::new().into() }).collect::<Array>()
+        items_of(&x)
+            .into_iter()
+            .map(|r| if r.is_map() { r } else { Map::new().into() })
+            .collect::<Array>()
     });
     e.register_fn("num", |x: Dynamic| if as_number(&x).is_some() { x } else { Dynamic::UNIT });
     e.register_fn("is_num", |x: Dynamic| as_number(&x).is_some());
@@ -149,41 +165,54 @@ pub(crate) fn register(e: &mut Engine) {
 
     // --- aggregates -----------------------------------------------------
     e.register_fn("sum", |arr: Dynamic| sum_values(items_of(&arr).into_iter()));
-    e.register_fn("sum_of", |arr: Dynamic, name: ImmutableString| sum_values(items_of(&arr).iter().map(|x| field(x, &name))));
-    e.register_fn("count_if", |ctx: NativeCallContext, arr: Dynamic, pred: FnPtr| -> Result<INT, Box<rhai::EvalAltResult>> {
-        let mut n: INT = 0;
-        for item in &items_of(&arr) {
-            if truthy(&ctx, &pred, item)? {
-                n += 1;
-            }
-        }
-        Ok(n)
+    e.register_fn("sum_of", |arr: Dynamic, name: ImmutableString| {
+        sum_values(items_of(&arr).iter().map(|x| field(x, &name)))
     });
-    e.register_fn("sum_if", |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString, pred: FnPtr| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-        let mut picked = Vec::new();
-        for item in &items_of(&arr) {
-            if truthy(&ctx, &pred, item)? {
-                picked.push(field(item, &name));
+    e.register_fn(
+        "count_if",
+        |ctx: NativeCallContext, arr: Dynamic, pred: FnPtr| -> Result<INT, Box<rhai::EvalAltResult>> {
+            let mut n: INT = 0;
+            for item in &items_of(&arr) {
+                if truthy(&ctx, &pred, item)? {
+                    n += 1;
+                }
             }
-        }
-        Ok(sum_values(picked.into_iter()))
-    });
-    e.register_fn("share_if", |ctx: NativeCallContext, arr: Dynamic, pred: FnPtr| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-        let items = items_of(&arr);
-        if items.is_empty() {
-            return Ok(Dynamic::UNIT);
-        }
-        let mut n: INT = 0;
-        for item in &items {
-            if truthy(&ctx, &pred, item)? {
-                n += 1;
+            Ok(n)
+        },
+    );
+    e.register_fn(
+        "sum_if",
+        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString, pred: FnPtr| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+            let mut picked = Vec::new();
+            for item in &items_of(&arr) {
+                if truthy(&ctx, &pred, item)? {
+                    picked.push(field(item, &name));
+                }
             }
-        }
-        #[allow(clippy::cast_precision_loss, reason = "array lengths are bounded by the sandbox")]
-        Ok(Dynamic::from_float(n as FLOAT / items.len() as FLOAT))
-    });
+            Ok(sum_values(picked.into_iter()))
+        },
+    );
+    e.register_fn(
+        "share_if",
+        |ctx: NativeCallContext, arr: Dynamic, pred: FnPtr| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+            let items = items_of(&arr);
+            if items.is_empty() {
+                return Ok(Dynamic::UNIT);
+            }
+            let mut n: INT = 0;
+            for item in &items {
+                if truthy(&ctx, &pred, item)? {
+                    n += 1;
+                }
+            }
+            #[allow(clippy::cast_precision_loss, reason = "array lengths are bounded by the sandbox")]
+            Ok(Dynamic::from_float(n as FLOAT / items.len() as FLOAT))
+        },
+    );
     e.register_fn("min_of", |arr: Dynamic, name: ImmutableString| extreme(&arr, &name, std::cmp::Ordering::Less));
-    e.register_fn("max_of", |arr: Dynamic, name: ImmutableString| extreme(&arr, &name, std::cmp::Ordering::Greater));
+    e.register_fn("max_of", |arr: Dynamic, name: ImmutableString| {
+        extreme(&arr, &name, std::cmp::Ordering::Greater)
+    });
     e.register_fn("ratio", |a: Dynamic, b: Dynamic| match (as_number(&a), as_number(&b)) {
         (Some(a), Some(b)) if b != 0.0 => Dynamic::from_float(a / b),
         _ => Dynamic::UNIT,
@@ -201,25 +230,41 @@ pub(crate) fn register(e: &mut Engine) {
     // --- civil dates ----------------------------------------------------
     e.register_fn("is_date", |x: Dynamic| as_str(&x).is_some_and(|s| dates::parse_date(&s).is_some()));
     e.register_fn("civil_date", |x: Dynamic| unit_or(date_of(&x).map(dates::format_date)));
-    e.register_fn("days_incl", |a: Dynamic, b: Dynamic| unit_or(date_of(&a).zip(date_of(&b)).map(|(a, b)| dates::days_inclusive(a, b))));
-    e.register_fn("days_between", |a: Dynamic, b: Dynamic| unit_or(date_of(&a).zip(date_of(&b)).map(|(a, b)| dates::days_between(a, b))));
-    e.register_fn("date_add", |a: Dynamic, n: INT| unit_or(date_of(&a).and_then(|d| dates::add_days(d, n)).map(dates::format_date)));
+    e.register_fn("days_incl", |a: Dynamic, b: Dynamic| {
+        unit_or(date_of(&a).zip(date_of(&b)).map(|(a, b)| dates::days_inclusive(a, b)))
+    });
+    e.register_fn("days_between", |a: Dynamic, b: Dynamic| {
+        unit_or(date_of(&a).zip(date_of(&b)).map(|(a, b)| dates::days_between(a, b)))
+    });
+    e.register_fn("date_add", |a: Dynamic, n: INT| {
+        unit_or(date_of(&a).and_then(|d| dates::add_days(d, n)).map(dates::format_date))
+    });
     e.register_fn("iso_week", |a: Dynamic| unit_or(date_of(&a).map(dates::iso_week)));
     e.register_fn("month_of", |a: Dynamic| unit_or(date_of(&a).map(dates::month_bucket)));
-    e.register_fn("months_since", |a: Dynamic, b: Dynamic| unit_or(date_of(&a).zip(date_of(&b)).map(|(a, b)| dates::months_since(a, b))));
-    e.register_fn("date_in", |x: Dynamic, from: Dynamic, to: Dynamic| match (date_of(&x), date_of(&from), date_of(&to)) {
-        (Some(x), Some(f), Some(t)) => f <= x && x <= t,
-        _ => false,
+    e.register_fn("months_since", |a: Dynamic, b: Dynamic| {
+        unit_or(date_of(&a).zip(date_of(&b)).map(|(a, b)| dates::months_since(a, b)))
     });
-    e.register_fn("days_late", |x: Dynamic, deadline: Dynamic| unit_or(date_of(&x).zip(date_of(&deadline)).map(|(x, d)| dates::days_between(d, x).max(0))));
+    e.register_fn("date_in", |x: Dynamic, from: Dynamic, to: Dynamic| {
+        match (date_of(&x), date_of(&from), date_of(&to)) {
+            (Some(x), Some(f), Some(t)) => f <= x && x <= t,
+            _ => false,
+        }
+    });
+    e.register_fn("days_late", |x: Dynamic, deadline: Dynamic| {
+        unit_or(date_of(&x).zip(date_of(&deadline)).map(|(x, d)| dates::days_between(d, x).max(0)))
+    });
 
     // --- vocabularies ---------------------------------------------------
     e.register_fn("title_rank", |x: Dynamic| title_rank_dyn(&x));
     e.register_fn("mid_plus", |x: Dynamic| title_rank_dyn(&x) >= 3);
     e.register_fn("assoc_plus", |x: Dynamic| title_rank_dyn(&x) >= 4);
     e.register_fn("senior", |x: Dynamic| title_rank_dyn(&x) >= 4);
-    e.register_fn("title_level_of", |x: Dynamic| unit_or(code_string(&x).and_then(|c| vocab::title_level_of_code(&c))));
-    e.register_fn("title_code_ok", |x: Dynamic| code_string(&x).is_some_and(|c| vocab::title_level_of_code(&c).is_some()));
+    e.register_fn("title_level_of", |x: Dynamic| {
+        unit_or(code_string(&x).and_then(|c| vocab::title_level_of_code(&c)))
+    });
+    e.register_fn("title_code_ok", |x: Dynamic| {
+        code_string(&x).is_some_and(|c| vocab::title_level_of_code(&c).is_some())
+    });
     e.register_fn("grade_level_ok", |x: Dynamic| x.as_int().is_ok_and(vocab::grade_level_valid));
     e.register_fn("grade_class_ok", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::grade_class_valid(&s)));
     e.register_fn("inst_type_ok", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::inst_type_well_formed(&s)));
@@ -230,9 +275,15 @@ pub(crate) fn register(e: &mut Engine) {
         (Some(c), Some(p)) => vocab::division_within(&c, &p),
         _ => false,
     });
-    e.register_fn("province_of", |x: Dynamic| unit_or(as_str(&x).filter(|s| vocab::division_well_formed(s)).map(|s| s[..2].to_string())));
-    e.register_fn("uscc_status", |x: Dynamic| as_str(&x).map_or(ids::IdStatus::BadFormat, |s| ids::uscc_status(&s)).as_str());
-    e.register_fn("resident_id_status", |x: Dynamic| as_str(&x).map_or(ids::IdStatus::BadFormat, |s| ids::resident_id_status(&s)).as_str());
+    e.register_fn("province_of", |x: Dynamic| {
+        unit_or(as_str(&x).filter(|s| vocab::division_well_formed(s)).map(|s| s[..2].to_string()))
+    });
+    e.register_fn("uscc_status", |x: Dynamic| {
+        as_str(&x).map_or(ids::IdStatus::BadFormat, |s| ids::uscc_status(&s)).as_str()
+    });
+    e.register_fn("resident_id_status", |x: Dynamic| {
+        as_str(&x).map_or(ids::IdStatus::BadFormat, |s| ids::resident_id_status(&s)).as_str()
+    });
 
     // --- deterministic maths (see engine.rs for what is left out) --------
     e.register_fn("floor", |x: FLOAT| x.floor());

@@ -1,0 +1,124 @@
+//! The `shenhe` binary end to end: exit codes, formats, errors, bundles.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+    process::{Command, Output, Stdio},
+};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn shenhe(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_shenhe"))
+        .args(args)
+        .current_dir(root())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).unwrap()
+}
+
+#[test]
+fn cli_check_valid_file_prints_one_report_and_exits_0() {
+    let o = shenhe(&["check", "tests/samples/nt-team-ok.json"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stdout(&o);
+    assert_eq!(out.lines().count(), 1);
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["status"], "accepted");
+    assert_eq!(report["derived"]["team_size"], 6);
+}
+
+#[test]
+fn cli_check_error_findings_exit_1_and_text_lists_them() {
+    let o = shenhe(&["check", "--format", "text", "tests/samples/nt-team-four-members.json"], None);
+    assert_eq!(o.status.code(), Some(1));
+    let out = stdout(&o);
+    assert!(out.contains("NT-01") && out.contains("每支国家医疗队不少于5人，本队4人（NT-01）"), "{out}");
+    assert!(out.contains("A national medical team needs at least 5 members"), "{out}");
+    assert!(!out.contains("\u{1b}["), "no colour when not a terminal");
+}
+
+#[test]
+fn cli_check_several_files_and_stdin_print_ndjson() {
+    let o = shenhe(&["check", "tests/samples/nt-team-ok.json", "tests/samples/nt-team-four-members.json"], None);
+    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(stdout(&o).lines().count(), 2);
+    let one = std::fs::read_to_string(root().join("tests/samples/nt-team-ok.json")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(&one).unwrap();
+    let stream = format!("{line}\n\n{line}\n");
+    let o = shenhe(&["check", "-"], Some(&stream));
+    assert_eq!(o.status.code(), Some(0));
+    let lines: Vec<_> = stdout(&o).lines().map(str::to_owned).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0], lines[1]);
+}
+
+#[test]
+fn cli_check_json_syntax_error_names_file_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("shenhe-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, "{\n  \"form\": \"national_medical_team\",\n  \"members\": [1, 2,]\n}\n").unwrap();
+    let o = shenhe(&["check", bad.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("bad.json:3:20"), "{err}");
+    let o = shenhe(&["check", "-"], Some("{\"form\": 1}\nnot json\n"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("-:2:"), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(stdout(&o).lines().count(), 1, "the good line is still reported");
+}
+
+#[test]
+fn cli_usage_problems_exit_2() {
+    assert_eq!(shenhe(&["check"], None).status.code(), Some(2));
+    assert_eq!(
+        shenhe(&["check", "--rules", "no/such/dir", "tests/samples/nt-team-ok.json"], None)
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        shenhe(&["check", "--pack", "nope", "tests/samples/nt-team-ok.json"], None).status.code(),
+        Some(2)
+    );
+    assert_eq!(shenhe(&["check", "tests/samples/missing.json"], None).status.code(), Some(2));
+    for garbage in ["", "null", "[]", "\"x\"", "{\"form\": {\"a\": 1}, \"policy\": 7}"] {
+        let o = shenhe(&["check", "-"], Some(&format!("{garbage}\n")));
+        assert!(matches!(o.status.code(), Some(0..=2)), "{garbage}: {o:?}");
+    }
+}
+
+#[test]
+fn cli_bundle_round_trips_with_the_same_hash() {
+    let dir = std::env::temp_dir().join(format!("shenhe-bundle-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("nt.bundle.json");
+    let o = shenhe(&["bundle", "rules/national-medical-team-2024", "-o", out.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let from_dir = shenhe(&["check", "tests/samples/nt-team-four-members.json"], None);
+    let from_bundle = shenhe(&["check", "--rules", out.to_str().unwrap(), "tests/samples/nt-team-four-members.json"], None);
+    assert_eq!(stdout(&from_dir), stdout(&from_bundle));
+    assert!(stdout(&from_bundle).contains("\"hash\":\"sha256:"));
+}
+
+#[test]
+fn cli_test_runs_every_fixture() {
+    let o = shenhe(&["test"], None);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.lines().last().unwrap().ends_with("passed, 0 failed"), "{out}");
+}
