@@ -15,6 +15,22 @@ use crate::{
     schema,
 };
 
+/// Converts a submission once per evaluation into script data (direct, without
+/// serde's generic path). Rhai cannot hold shared values inside data it
+/// size-checks, so this is a plain deep value; it is pushed as a constant.
+fn to_script_value(v: &Value) -> Dynamic {
+    match v {
+        Value::Null => Dynamic::UNIT,
+        Value::Bool(b) => (*b).into(),
+        Value::Number(n) => n
+            .as_i64()
+            .map_or_else(|| Dynamic::from_float(n.as_f64().unwrap_or(f64::NAN)), Dynamic::from_int),
+        Value::String(s) => s.as_str().into(),
+        Value::Array(a) => Dynamic::from_array(a.iter().map(to_script_value).collect()),
+        Value::Object(m) => Dynamic::from_map(m.iter().map(|(k, v)| (k.as_str().into(), to_script_value(v))).collect()),
+    }
+}
+
 /// What a rule file declares in its `//!` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RuleMeta {
@@ -217,8 +233,10 @@ impl CompiledPack {
     pub fn evaluate(&self, submission: &Value) -> Report {
         let mut findings = schema::findings(&self.validator, submission);
         let mut derived_map = rhai::Map::new();
-        match rhai::serde::to_dynamic(submission) {
-            Ok(sub) => {
+        // A non-object submission can only have SCHEMA findings; rules expect an object.
+        if submission.is_object() {
+            {
+                let sub = to_script_value(submission);
                 let mut scope = Scope::new();
                 scope.push_constant_dynamic("submission", sub);
                 scope.push_constant_dynamic("params", self.params.clone());
@@ -259,7 +277,6 @@ impl CompiledPack {
                     }
                 }
             }
-            Err(e) => findings.push(self.engine_finding("submission", "rule.runtime", "提交内容无法转换为脚本数据", &e.to_string(), None, None)),
         }
         let derived = self.derived_json(&derived_map);
         finish(Some(self.pack_ref()), submission, findings, derived)
@@ -271,7 +288,8 @@ impl CompiledPack {
             out.insert(name.clone(), map.get(name.as_str()).map_or(Value::Null, dynamic_to_json));
         }
         for (k, v) in map {
-            if !out.contains_key(k.as_str()) {
+            // `_name` values are working values shared with the rules, not figures.
+            if !k.starts_with('_') && !out.contains_key(k.as_str()) {
                 out.insert(k.to_string(), dynamic_to_json(v));
             }
         }

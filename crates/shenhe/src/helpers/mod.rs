@@ -96,6 +96,11 @@ fn items_of(x: &Dynamic) -> Array {
     x.read_lock::<Array>().map(|a| a.clone()).unwrap_or_default()
 }
 
+/// Takes the array out of an argument Rhai already passed by value (no copy).
+fn into_items(x: Dynamic) -> Array {
+    x.try_cast::<Array>().unwrap_or_default()
+}
+
 /// `true` for a non-negative whole number (`3` or `3.0`).
 pub(crate) fn is_count(x: &Dynamic) -> bool {
     if let Ok(i) = x.as_int() {
@@ -143,7 +148,7 @@ pub(crate) fn register(e: &mut Engine) {
     });
 
     // --- defensive access ----------------------------------------------
-    e.register_fn("items", |x: Dynamic| items_of(&x));
+    e.register_fn("items", into_items);
     e.register_fn("rec", |x: Dynamic| if x.is_map() { x } else { Map::new().into() });
     e.register_fn("records", |x: Dynamic| {
         // Same length and indices as the input, so paths stay right; a
@@ -164,15 +169,15 @@ pub(crate) fn register(e: &mut Engine) {
     e.register_fn("get", |m: Dynamic, key: ImmutableString| field(&m, &key));
 
     // --- aggregates -----------------------------------------------------
-    e.register_fn("sum", |arr: Dynamic| sum_values(items_of(&arr).into_iter()));
+    e.register_fn("sum", |arr: Dynamic| sum_values(into_items(arr).into_iter()));
     e.register_fn("sum_of", |arr: Dynamic, name: ImmutableString| {
-        sum_values(items_of(&arr).iter().map(|x| field(x, &name)))
+        sum_values(into_items(arr).iter().map(|x| field(x, &name)))
     });
     e.register_fn(
         "count_if",
         |ctx: NativeCallContext, arr: Dynamic, pred: FnPtr| -> Result<INT, Box<rhai::EvalAltResult>> {
             let mut n: INT = 0;
-            for item in &items_of(&arr) {
+            for item in &into_items(arr) {
                 if truthy(&ctx, &pred, item)? {
                     n += 1;
                 }
@@ -184,7 +189,7 @@ pub(crate) fn register(e: &mut Engine) {
         "sum_if",
         |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString, pred: FnPtr| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
             let mut picked = Vec::new();
-            for item in &items_of(&arr) {
+            for item in &into_items(arr) {
                 if truthy(&ctx, &pred, item)? {
                     picked.push(field(item, &name));
                 }
@@ -195,7 +200,7 @@ pub(crate) fn register(e: &mut Engine) {
     e.register_fn(
         "share_if",
         |ctx: NativeCallContext, arr: Dynamic, pred: FnPtr| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-            let items = items_of(&arr);
+            let items = into_items(arr);
             if items.is_empty() {
                 return Ok(Dynamic::UNIT);
             }
@@ -219,7 +224,7 @@ pub(crate) fn register(e: &mut Engine) {
     });
     e.register_fn("distinct", |arr: Dynamic| {
         let mut out = Array::new();
-        for x in items_of(&arr) {
+        for x in into_items(arr) {
             if !out.iter().any(|y| y.to_string() == x.to_string() && y.type_name() == x.type_name()) {
                 out.push(x);
             }
