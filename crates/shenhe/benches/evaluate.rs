@@ -4,7 +4,7 @@
 //! The corpus is made from the pack's own fixture base by deterministic
 //! mutations (a fixed-seed LCG), half of them valid and half breaking rules.
 
-use std::{fs, path::Path, time::Duration};
+use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
@@ -12,34 +12,17 @@ use shenhe::{PackSource, RuleSet};
 
 const NT: &str = "national-medical-team-2024";
 
-fn pack_files(dir: &Path, rel: &str, out: &mut Vec<(String, String)>) {
-    for e in fs::read_dir(dir).unwrap() {
-        let e = e.unwrap();
-        let name = e.file_name().to_string_lossy().to_string();
-        let rel_path = if rel.is_empty() { name.clone() } else { format!("{rel}/{name}") };
-        if e.file_type().unwrap().is_dir() {
-            if name != "tests" {
-                pack_files(&e.path(), &rel_path, out);
-            }
-        } else {
-            out.push((rel_path, fs::read_to_string(e.path()).unwrap()));
-        }
-    }
-}
-
-fn rules_dir() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules")
-}
+// The same pack loader the integration tests use.
+#[path = "../tests/support/mod.rs"]
+mod support;
 
 fn source() -> PackSource {
-    let mut files = Vec::new();
-    pack_files(&rules_dir().join(NT), "", &mut files);
-    PackSource::from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap()
+    support::pack_source(NT)
 }
 
 /// A deterministic corpus: `n` submissions, every other one broken.
 pub fn corpus(n: usize) -> Vec<Value> {
-    let base: Value = serde_json::from_str(&fs::read_to_string(rules_dir().join(NT).join("tests/base/summary.json")).unwrap()).unwrap();
+    let base: Value = support::base(NT, "summary.json");
     let mut seed: u64 = 0x5eed_2024;
     let mut next = move |m: u64| {
         seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
