@@ -14,7 +14,7 @@ use crate::{helpers, pack::Limits};
 ///   loaded; `helpers::register` adds the exactly rounded subset);
 /// - time (`no_time`), modules and `import` (`no_module`): no clock, no files;
 /// - `print`/`debug` output goes nowhere, so a script cannot write to a console.
-pub(crate) fn build_engine(limits: &Limits) -> Engine {
+pub(crate) fn build_engine(limits: &Limits, optimize: bool) -> Engine {
     let mut e = Engine::new_raw();
     e.register_global_module(rhai::packages::CorePackage::new().as_shared_module());
     e.register_global_module(rhai::packages::LogicPackage::new().as_shared_module());
@@ -27,7 +27,7 @@ pub(crate) fn build_engine(limits: &Limits) -> Engine {
     e.on_print(|_| {});
     e.on_debug(|_, _, _| {});
     e.set_strict_variables(true);
-    e.set_optimization_level(OptimizationLevel::Simple);
+    e.set_optimization_level(if optimize { OptimizationLevel::Simple } else { OptimizationLevel::None });
     e.set_max_operations(limits.max_operations)
         .set_max_call_levels(limits.max_call_levels)
         .set_max_expr_depths(limits.max_expr_depth, limits.max_fn_expr_depth)

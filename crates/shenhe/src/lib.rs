@@ -23,4 +23,4 @@ mod schema;
 pub use error::Error;
 pub use pack::{Manifest, PackSource};
 pub use report::{Finding, Report, Severity, Status};
-pub use ruleset::{CompiledPack, RuleMeta, RuleSet};
+pub use ruleset::{CompileOptions, CompiledPack, RuleMeta, RuleSet};

@@ -122,11 +122,30 @@ fn compile_script(engine: &Engine, pack: &str, file: &str, source: &str) -> Resu
     })
 }
 
+/// How packs are compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Run Rhai's AST optimiser (constant folding, dead-code removal). On by
+    /// default; the test suite turns it off to prove it changes no report.
+    pub optimize: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        Self { optimize: true }
+    }
+}
+
 impl CompiledPack {
     /// Compiles a pack: every script, the schema, and the message table.
     pub fn compile(source: PackSource) -> Result<Self, Error> {
+        Self::compile_with(source, CompileOptions::default())
+    }
+
+    /// [`CompiledPack::compile`] with explicit options.
+    pub fn compile_with(source: PackSource, options: CompileOptions) -> Result<Self, Error> {
         let m = &source.manifest;
-        let engine = build_engine(&m.limits);
+        let engine = build_engine(&m.limits, options.optimize);
         let validator = schema::compile(&m.id, &source.schema)?;
         let params = rhai::serde::to_dynamic(&source.params).map_err(|e| Error::PackFile {
             file: "params.toml".into(),
@@ -397,12 +416,17 @@ pub struct RuleSet {
 impl RuleSet {
     /// Compiles packs into a rule set. Pack ids must be unique.
     pub fn compile(sources: impl IntoIterator<Item = PackSource>) -> Result<Self, Error> {
+        Self::compile_with(sources, CompileOptions::default())
+    }
+
+    /// [`RuleSet::compile`] with explicit options.
+    pub fn compile_with(sources: impl IntoIterator<Item = PackSource>, options: CompileOptions) -> Result<Self, Error> {
         let mut packs: Vec<CompiledPack> = Vec::new();
         for s in sources {
             if packs.iter().any(|p| p.manifest.id == s.manifest.id) {
                 return Err(Error::DuplicatePack(s.manifest.id));
             }
-            packs.push(CompiledPack::compile(s)?);
+            packs.push(CompiledPack::compile_with(s, options)?);
         }
         Ok(Self { packs })
     }

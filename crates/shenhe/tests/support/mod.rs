@@ -69,3 +69,25 @@ pub fn tiny_pack(rules: &[(&str, &str)], limits: &str) -> PackSource {
 pub fn tiny_submission(n: i64) -> serde_json::Value {
     serde_json::json!({ "form": "tiny_form", "policy": { "program": "p", "year": 2024, "region": "CN" }, "n": n })
 }
+
+/// Every fixture case of a pack, with the submission it builds.
+pub fn fixture_cases(id: &str) -> Vec<(shenhe::fixtures::Case, serde_json::Value)> {
+    let tests = rules_dir().join(id).join("tests");
+    let mut files: Vec<_> = fs::read_dir(&tests)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let load = |name: &str| -> Result<serde_json::Value, String> {
+        serde_json::from_str(&fs::read_to_string(tests.join(name)).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+    };
+    let mut out = Vec::new();
+    for f in files {
+        for case in shenhe::fixtures::parse_cases(&fs::read_to_string(&f).unwrap()).unwrap() {
+            let doc = shenhe::fixtures::build_submission(&case, &load).unwrap();
+            out.push((case, doc));
+        }
+    }
+    out
+}
