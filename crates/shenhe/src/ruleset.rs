@@ -360,7 +360,6 @@ impl CompiledPack {
         if let Some(c) = column {
             params.insert("column".into(), json!(c));
         }
-        let _ = &self.manifest;
         Finding {
             rule: "ENGINE".into(),
             severity: Severity::Error,

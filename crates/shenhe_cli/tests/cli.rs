@@ -1,4 +1,5 @@
 //! The `shenhe` binary end to end: exit codes, formats, errors, bundles.
+#![allow(clippy::disallowed_methods, reason = "tests write temporary input files")]
 
 use std::{
     io::Write,

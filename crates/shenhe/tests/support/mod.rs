@@ -1,4 +1,5 @@
 //! Helpers shared by the core's integration tests.
+#![allow(clippy::disallowed_methods, reason = "tests read the real rules/ directory")]
 #![allow(dead_code, reason = "each test binary uses a different subset")]
 
 use std::{fs, path::Path};
