@@ -100,9 +100,9 @@ fn paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
 
 #[test]
 fn packs_broken_submissions_give_findings_never_engine_errors() {
-    let set = rule_set(NT);
-    for name in ["summary.json", "plan.json"] {
-        let doc = base(NT, name);
+    for (pack, name) in [(NT, "summary.json"), (NT, "plan.json"), ("yizhen-week-2022-national", "report.json")] {
+        let set = rule_set(pack);
+        let doc = base(pack, name);
         let mut all = Vec::new();
         paths(&doc, "", &mut all);
         let mut checked = 0;
@@ -130,7 +130,7 @@ fn packs_broken_submissions_give_findings_never_engine_errors() {
                     (_, Some(v)) => *d.pointer_mut(p).unwrap() = v.clone(),
                     _ => unreachable!(),
                 }
-                let report = set.evaluate(&d, Some(NT));
+                let report = set.evaluate(&d, Some(pack));
                 let engine: Vec<_> = report.findings.iter().filter(|f| f.rule == "ENGINE").collect();
                 assert!(engine.is_empty(), "{name} {p} -> {r:?}: {engine:?}");
                 checked += 1;
