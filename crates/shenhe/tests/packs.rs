@@ -139,3 +139,42 @@ fn packs_broken_submissions_give_findings_never_engine_errors() {
         assert!(checked > 300, "{checked}");
     }
 }
+
+#[test]
+fn packs_new_year_is_a_parameter_change_only() {
+    // A 2025 pack: the 2024 pack with a new id, year and numbers; scripts untouched.
+    let old = pack_source(NT);
+    let mut new = old.clone();
+    new.manifest.id = "national-medical-team-2025".into();
+    new.manifest.policy.year = 2025;
+    let p = new.params.as_object_mut().unwrap();
+    for (k, v) in [
+        ("depart_from", "2025-09-01"),
+        ("depart_to", "2025-11-30"),
+        ("end_by", "2025-11-30"),
+        ("plan_deadline", "2025-09-30"),
+        ("summary_deadline", "2025-12-10"),
+    ] {
+        p.insert(k.into(), json!(v));
+    }
+    p.insert("min_team_size".into(), json!(6));
+    let new = new.seal();
+    assert_eq!(new.rules, old.rules, "no script changed");
+    assert_ne!(new.hash, old.hash);
+    let set = RuleSet::compile([old, new]).unwrap();
+
+    let mut sub = base(NT, "summary.json");
+    sub["members"].as_array_mut().unwrap().truncate(5);
+    let r2024 = set.evaluate(&sub, None);
+    assert_eq!(r2024.pack.as_ref().unwrap().id, NT);
+    assert_eq!(r2024.status, Status::Accepted, "{:?}", r2024.findings);
+
+    sub["policy"]["year"] = json!(2025);
+    let r2025 = set.evaluate(&sub, None);
+    assert_eq!(r2025.pack.as_ref().unwrap().id, "national-medical-team-2025");
+    let has = |rule: &str, path: &str| r2025.findings.iter().any(|f| f.rule == rule && f.path == path);
+    assert!(has("NT-01", "/members"), "{:?}", r2025.findings);
+    assert_eq!(r2025.findings.iter().find(|f| f.rule == "NT-01").unwrap().params["min"], 6);
+    assert!(has("NT-05", "/sites/0/start"), "2024 dates fall outside the 2025 window");
+    assert_eq!(r2025.status, Status::Rejected);
+}
