@@ -5,7 +5,11 @@ mod support;
 
 use shenhe::{CompileOptions, PackSource, RuleSet};
 
-const PACKS: &[&str] = &["national-medical-team-2024", "yizhen-week-2022-national"];
+const PACKS: &[&str] = &[
+    "national-medical-team-2024",
+    "yizhen-week-2022-national",
+    "counterpart-support-2022-quanzhou-quangang",
+];
 
 #[test]
 fn differential_optimizer_on_and_off_give_identical_reports() {

@@ -100,7 +100,12 @@ fn paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
 
 #[test]
 fn packs_broken_submissions_give_findings_never_engine_errors() {
-    for (pack, name) in [(NT, "summary.json"), (NT, "plan.json"), ("yizhen-week-2022-national", "report.json")] {
+    for (pack, name) in [
+        (NT, "summary.json"),
+        (NT, "plan.json"),
+        ("yizhen-week-2022-national", "report.json"),
+        ("counterpart-support-2022-quanzhou-quangang", "monthly.json"),
+    ] {
         let set = rule_set(pack);
         let doc = base(pack, name);
         let mut all = Vec::new();
