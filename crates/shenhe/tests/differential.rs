@@ -9,6 +9,7 @@ const PACKS: &[&str] = &[
     "national-medical-team-2024",
     "yizhen-week-2022-national",
     "counterpart-support-2022-quanzhou-quangang",
+    "village-patrol-2019-weihai-huancui",
 ];
 
 #[test]

@@ -105,6 +105,7 @@ fn packs_broken_submissions_give_findings_never_engine_errors() {
         (NT, "plan.json"),
         ("yizhen-week-2022-national", "report.json"),
         ("counterpart-support-2022-quanzhou-quangang", "monthly.json"),
+        ("village-patrol-2019-weihai-huancui", "patrol.json"),
     ] {
         let set = rule_set(pack);
         let doc = base(pack, name);
