@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/shenhe-target}"
 step() { printf '\n== %s\n' "$*"; }
 
-step "toolchain: wasm32-unknown-unknown target"
-rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+step "setup: wasm target, wasm-bindgen-cli, wasm-pack, binaryen, chromium, npm packages"
+. scripts/setup.sh
 
 step "cargo fmt --check"
 cargo fmt --all --check
@@ -16,14 +16,17 @@ cargo fmt --all --check
 step "cargo clippy (native, all targets)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo clippy (core for wasm32)"
-cargo clippy -p shenhe --target wasm32-unknown-unknown --locked -- -D warnings
-
-step "cargo build -p shenhe --target wasm32-unknown-unknown"
-cargo build -p shenhe --target wasm32-unknown-unknown --locked
+step "cargo clippy (core and wasm shell for wasm32)"
+cargo clippy -p shenhe -p shenhe_wasm --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "cargo test --workspace"
 cargo test --workspace --locked
 
 step "shenhe test (every pack's fixtures)"
 cargo run -q -p shenhe_cli --locked -- test --rules rules
+
+step "wasm: wasm-pack build, wasm-opt, bundles (www/pkg, www/gen)"
+scripts/build-wasm.sh
+
+step "parity corpus: native vs wasm in Node vs wasm in Chromium; JSON-Schema-Test-Suite"
+SHENHE_BIN="$CARGO_TARGET_DIR/debug/shenhe" node tests/browser/parity.mjs

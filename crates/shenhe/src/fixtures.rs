@@ -2,7 +2,7 @@
 //! and what its report must contain. Used by `shenhe test` and the test suite.
 
 use serde::Deserialize;
-use serde_json::{Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::{Report, RuleSet, Severity, Status};
 
@@ -203,4 +203,83 @@ pub fn run_case(rules: &RuleSet, case: &Case, load_base: &dyn Fn(&str) -> Result
             report: None,
         },
     }
+}
+
+/// Every path of a JSON document (objects in written order, arrays by index),
+/// parents before children.
+#[must_use]
+pub fn all_paths(doc: &Value) -> Vec<String> {
+    fn walk(v: &Value, prefix: &str, out: &mut Vec<String>) {
+        let children: Vec<(String, &Value)> = match v {
+            Value::Object(m) => m.iter().map(|(k, x)| (crate::input::to_pointer(k), x)).collect(),
+            Value::Array(a) => a.iter().enumerate().map(|(i, x)| (format!("/{i}"), x)).collect(),
+            _ => return,
+        };
+        for (token, x) in children {
+            let p = format!("{prefix}{token}");
+            out.push(p.clone());
+            walk(x, &p, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(doc, "", &mut out);
+    out
+}
+
+/// The replacements a broken submission is made of: every value replaced by
+/// a string, `null`, an object, an array, a negative decimal, a boolean.
+#[must_use]
+pub fn broken_values() -> Vec<Value> {
+    vec![json!("x"), Value::Null, json!({}), json!([]), json!(-1.5), json!(true)]
+}
+
+/// Replacements that probe number formatting and text handling, where a
+/// browser and a server could disagree.
+#[must_use]
+pub fn parity_values() -> Vec<Value> {
+    vec![
+        json!(0.1),
+        json!(1e21),
+        json!(123_456_789.123_456_78),
+        json!(9_007_199_254_740_993_u64),
+        json!(-0.0),
+        json!(2.5e-7),
+        json!("１２３"),
+        json!("2024-02-30"),
+        json!("\u{1F600}😀"),
+        json!(""),
+    ]
+}
+
+/// Mutations of `doc`: at every path, the member removed, then each of
+/// `values` in its place. Yields `(path, what, mutated document)`.
+pub fn mutations<'a>(doc: &'a Value, values: &'a [Value]) -> impl Iterator<Item = (String, String, Value)> + 'a {
+    all_paths(doc).into_iter().flat_map(move |p| {
+        let removed = {
+            let mut d = doc.clone();
+            let (parent, key) = p.rsplit_once('/').unwrap_or(("", ""));
+            match d.pointer_mut(parent) {
+                Some(Value::Object(m)) => {
+                    m.shift_remove(&key.replace("~1", "/").replace("~0", "~"));
+                }
+                Some(Value::Array(a)) => {
+                    if let Ok(i) = key.parse::<usize>()
+                        && i < a.len()
+                    {
+                        a.remove(i);
+                    }
+                }
+                _ => {}
+            }
+            (p.clone(), "removed".to_owned(), d)
+        };
+        let replaced = values.iter().map(move |v| {
+            let mut d = doc.clone();
+            if let Some(slot) = d.pointer_mut(&p) {
+                *slot = v.clone();
+            }
+            (p.clone(), v.to_string(), d)
+        });
+        std::iter::once(removed).chain(replaced)
+    })
 }

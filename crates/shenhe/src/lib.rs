@@ -14,6 +14,7 @@ mod engine;
 mod error;
 pub mod fixtures;
 pub mod helpers;
+pub mod input;
 pub mod pack;
 pub mod pointer;
 pub mod report;

@@ -256,6 +256,22 @@ impl PackSource {
         Ok(sealed)
     }
 
+    /// Reads one bundle, or a JSON array of bundles (what the server serves
+    /// at `/bundles/all.json`), checking each hash.
+    pub fn bundles_from_json(text: &str) -> Result<Vec<Self>, Error> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Bundle(format!("line {}, column {}: {e}", e.line(), e.column())))?;
+        match value {
+            serde_json::Value::Array(items) => items.iter().map(|b| Self::from_bundle_json(&b.to_string())).collect(),
+            _ => Ok(vec![Self::from_bundle_json(text)?]),
+        }
+    }
+
+    /// The JSON array of several bundles, as [`Self::bundles_from_json`] reads it.
+    #[must_use]
+    pub fn bundles_to_json(packs: &[Self]) -> String {
+        serde_json::to_string(packs).unwrap_or_default()
+    }
+
     /// Computes the content hash over the canonical serialisation.
     #[must_use]
     pub fn seal(mut self) -> Self {

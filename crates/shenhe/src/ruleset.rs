@@ -146,7 +146,7 @@ impl CompiledPack {
     pub fn compile_with(source: PackSource, options: CompileOptions) -> Result<Self, Error> {
         let m = &source.manifest;
         let engine = build_engine(&m.limits, options.optimize);
-        let validator = schema::compile(&m.id, &source.schema)?;
+        let validator = schema::compile(&m.id, &source.schema, &[])?;
         let params = rhai::serde::to_dynamic(&source.params).map_err(|e| Error::PackFile {
             file: "params.toml".into(),
             message: e.to_string(),

@@ -8,12 +8,29 @@ use crate::{
     report::{Finding, Severity},
 };
 
-/// Builds a validator. Formats (`date`, `date-time`) are asserted, not just annotated.
-pub(crate) fn compile(pack: &str, schema: &Value) -> Result<jsonschema::Validator, Error> {
-    jsonschema::options().should_validate_formats(true).build(schema).map_err(|e| Error::Schema {
+/// Builds a validator. Formats (`date`, `date-time`) are asserted, not just
+/// annotated. References resolve only inside the schema and `resources`
+/// (`uri → schema`): never over the network or the file system, so a pack
+/// compiles the same way natively and in wasm.
+pub(crate) fn compile(pack: &str, schema: &Value, resources: &[(String, Value)]) -> Result<jsonschema::Validator, Error> {
+    let bad = |message: String| Error::Schema {
         pack: pack.to_owned(),
-        message: e.to_string(),
-    })
+        message,
+    };
+    let registry = if resources.is_empty() {
+        None
+    } else {
+        let mut builder = jsonschema::Registry::new();
+        for (uri, doc) in resources {
+            builder = builder.add(uri, doc.clone()).map_err(|e| bad(e.to_string()))?;
+        }
+        Some(builder.prepare().map_err(|e| bad(e.to_string()))?)
+    };
+    let mut options = jsonschema::options().should_validate_formats(true).offline();
+    if let Some(registry) = &registry {
+        options = options.with_registry(registry);
+    }
+    options.build(schema).map_err(|e| bad(e.to_string()))
 }
 
 fn type_name_zh(t: &str) -> &'static str {

@@ -77,27 +77,6 @@ fn packs_findings_follow_document_order_then_rule() {
     assert_eq!(set.evaluate(&sub, None).to_json(), r.to_json());
 }
 
-/// Every path of a JSON document.
-fn paths(v: &Value, prefix: &str, out: &mut Vec<String>) {
-    match v {
-        Value::Object(m) => {
-            for (k, x) in m {
-                let p = format!("{prefix}/{k}");
-                out.push(p.clone());
-                paths(x, &p, out);
-            }
-        }
-        Value::Array(a) => {
-            for (i, x) in a.iter().enumerate() {
-                let p = format!("{prefix}/{i}");
-                out.push(p.clone());
-                paths(x, &p, out);
-            }
-        }
-        _ => {}
-    }
-}
-
 #[test]
 fn packs_broken_submissions_give_findings_never_engine_errors() {
     for (pack, name) in [
@@ -109,41 +88,31 @@ fn packs_broken_submissions_give_findings_never_engine_errors() {
     ] {
         let set = rule_set(pack);
         let doc = base(pack, name);
-        let mut all = Vec::new();
-        paths(&doc, "", &mut all);
+        let values = shenhe::fixtures::broken_values();
         let mut checked = 0;
-        for p in &all {
-            let replacements = [
-                None,
-                Some(json!("x")),
-                Some(Value::Null),
-                Some(json!({})),
-                Some(json!([])),
-                Some(json!(-1.5)),
-                Some(json!(true)),
-            ];
-            for r in replacements {
-                let mut d = doc.clone();
-                let (parent, key) = p.rsplit_once('/').unwrap();
-                let target = d.pointer_mut(if parent.is_empty() { "" } else { parent }).unwrap();
-                match (target, &r) {
-                    (Value::Object(m), None) => {
-                        m.shift_remove(key);
-                    }
-                    (Value::Array(a), None) => {
-                        a.remove(key.parse().unwrap());
-                    }
-                    (_, Some(v)) => *d.pointer_mut(p).unwrap() = v.clone(),
-                    _ => unreachable!(),
-                }
-                let report = set.evaluate(&d, Some(pack));
-                let engine: Vec<_> = report.findings.iter().filter(|f| f.rule == "ENGINE").collect();
-                assert!(engine.is_empty(), "{name} {p} -> {r:?}: {engine:?}");
-                checked += 1;
-            }
+        for (p, what, d) in shenhe::fixtures::mutations(&doc, &values) {
+            let report = set.evaluate(&d, Some(pack));
+            let engine: Vec<_> = report.findings.iter().filter(|f| f.rule == "ENGINE").collect();
+            assert!(engine.is_empty(), "{name} {p} -> {what}: {engine:?}");
+            checked += 1;
         }
         assert!(checked > 300, "{checked}");
     }
+}
+
+#[test]
+fn packs_broken_shanxi_report_gives_findings_never_engine_errors() {
+    // The Shanxi base has ~650 paths; every 7th mutation keeps debug test time in check.
+    let pack = "yizhen-week-2013-shanxi";
+    let (set, doc) = (rule_set(pack), base(pack, "report.json"));
+    let values = shenhe::fixtures::broken_values();
+    let mut checked = 0;
+    for (p, what, d) in shenhe::fixtures::mutations(&doc, &values).step_by(7) {
+        let report = set.evaluate(&d, Some(pack));
+        assert!(report.findings.iter().all(|f| f.rule != "ENGINE"), "{p} -> {what}: {:?}", report.findings);
+        checked += 1;
+    }
+    assert!(checked > 500, "{checked}");
 }
 
 #[test]

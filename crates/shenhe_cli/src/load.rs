@@ -36,10 +36,16 @@ fn collect(dir: &Path, rel: &Path, out: &mut Vec<(String, String)>) -> Result<()
     Ok(())
 }
 
-/// Reads one pack directory (the one holding `pack.toml`).
-pub fn read_pack_dir(dir: &Path) -> Result<PackSource> {
+/// The files of a pack directory, `tests/` excluded, as `(relative path, text)`.
+pub fn pack_files(dir: &Path) -> Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     collect(dir, Path::new(""), &mut files)?;
+    Ok(files)
+}
+
+/// Reads one pack directory (the one holding `pack.toml`).
+pub fn read_pack_dir(dir: &Path) -> Result<PackSource> {
+    let files = pack_files(dir)?;
     PackSource::from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).with_context(|| format!("pack {}", dir.display()))
 }
 
@@ -83,4 +89,23 @@ pub fn load_rules(path: &Path) -> Result<(RuleSet, Vec<LoadedPack>)> {
     let packs = read_packs(path)?;
     let rules = RuleSet::compile(packs.iter().map(|p| p.source.clone()))?;
     Ok((rules, packs))
+}
+
+/// A pack's fixture files (`tests/*.json`), sorted.
+pub fn fixture_files(dir: &Path) -> Result<Vec<PathBuf>> {
+    let tests = dir.join("tests");
+    let mut files: Vec<_> = fs::read_dir(&tests)
+        .with_context(|| format!("{}: a pack needs a tests/ directory", tests.display()))?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// Reads a JSON file, for fixture bases (errors as text, as fixtures report them).
+pub fn read_json(p: &Path) -> std::result::Result<serde_json::Value, String> {
+    let text = fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
 }

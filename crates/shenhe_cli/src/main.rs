@@ -2,6 +2,8 @@
 #![allow(clippy::disallowed_methods, reason = "the CLI is the I/O host: it reads files and the environment")]
 
 mod check;
+mod corpus;
+mod export;
 mod load;
 mod render;
 mod test_cmd;
@@ -71,6 +73,39 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
+    /// Write what the browser fetches: every pack's bundle, and for the
+    /// playground each pack's editable files and sample submissions.
+    ///
+    /// Writes OUT/bundles/<id>.json, OUT/bundles/all.json (an array),
+    /// OUT/packs/index.json and OUT/packs/<id>.json.
+    #[command(after_help = "Example:\n  shenhe export --rules rules --out www/gen")]
+    Export {
+        /// A directory of packs, or one pack directory.
+        #[arg(long, default_value = "rules", value_name = "DIR")]
+        rules: PathBuf,
+        /// Output directory (created if missing).
+        #[arg(long, default_value = "www/gen", value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Write the parity corpus: every fixture's submission and every base
+    /// submission mutated at every path, one per line (for tests/browser).
+    #[command(hide = true)]
+    Corpus {
+        #[arg(long, default_value = "rules", value_name = "DIR")]
+        rules: PathBuf,
+        /// NDJSON of submissions.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        /// One line per submission saying what it is.
+        #[arg(long, value_name = "FILE")]
+        names: PathBuf,
+    },
+    /// Run the schema layer over `[{schema, data}]` cases; print the outcomes.
+    #[command(hide = true)]
+    SchemaSuite {
+        /// JSON array of `{ "schema": …, "data": … }`.
+        cases: PathBuf,
+    },
     /// List the packs, their rules and the rules they do not implement.
     Packs {
         /// Rules: a directory of packs, one pack directory, or a bundle file.
@@ -85,6 +120,9 @@ fn main() -> ExitCode {
         Command::Check { rules, pack, format, files } => check::run(&rules, pack.as_deref(), format == Format::Text, &files),
         Command::Test { rules, filter } => test_cmd::run(&rules, filter.as_deref()),
         Command::Bundle { pack, output } => bundle(&pack, &output),
+        Command::Export { rules, out } => export::run(&rules, &out),
+        Command::Corpus { rules, out, names } => corpus::run(&rules, &out, &names),
+        Command::SchemaSuite { cases } => corpus::schema_suite(&cases),
         Command::Packs { rules } => packs(&rules),
     };
     match result {

@@ -3,13 +3,11 @@
 
 use std::{
     collections::{BTreeMap, BTreeSet},
-    fs,
     path::Path,
     process::ExitCode,
 };
 
-use anyhow::{Context, Result};
-use serde_json::Value;
+use anyhow::Result;
 use shenhe::fixtures::{self, Case};
 
 use crate::load;
@@ -23,23 +21,13 @@ pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
         let Some(dir) = &pack.dir else { continue };
         let id = &pack.source.manifest.id;
         let tests = dir.join("tests");
-        let mut files: Vec<_> = fs::read_dir(&tests)
-            .with_context(|| format!("{}: a pack needs a tests/ directory", tests.display()))?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|e| e == "json"))
-            .collect();
-        files.sort();
-        let load_base = |name: &str| -> Result<Value, String> {
-            let p = tests.join(name);
-            let text = fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
-        };
+        let files = load::fixture_files(dir)?;
+        let load_base = |name: &str| load::read_json(&tests.join(name));
         let mut fires: BTreeMap<String, usize> = BTreeMap::new();
         let mut quiet: BTreeMap<String, usize> = BTreeMap::new();
         println!("pack {id}");
         for file in files {
-            let text = fs::read_to_string(&file)?;
+            let text = std::fs::read_to_string(&file)?;
             let cases: Vec<Case> = fixtures::parse_cases(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             for case in cases {
                 if !names.insert(case.name.clone()) {

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Installs what the wasm build and the browser tests need, once per machine:
+# the wasm32 target, wasm-bindgen-cli at exactly the version Cargo.lock pins,
+# wasm-pack, Debian's binaryen (wasm-opt) and chromium, and the npm packages
+# of tests/browser. Safe to run again: each step is skipped when done.
+# Source it (`. scripts/setup.sh`) to get the tools on PATH.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="${SHENHE_TOOLS:-$HOME/.cache/shenhe-tools}"
+export PATH="$TOOLS/bin:$PATH"
+WASM_PACK_VERSION=0.15.1
+say() { printf '\n== setup: %s\n' "$*"; }
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown || { say "rustup target add wasm32-unknown-unknown"; rustup target add wasm32-unknown-unknown; }
+
+WBG="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' "$ROOT/Cargo.lock")"
+if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $WBG"; then
+  say "wasm-bindgen-cli $WBG (the version Cargo.lock pins)"
+  # --locked first; its own lock file can name a crate version the registry
+  # mirror lacks, and then the newest compatible dependencies are used.
+  cargo install --quiet --root "$TOOLS" --locked wasm-bindgen-cli --version "=$WBG" ||
+    cargo install --quiet --root "$TOOLS" wasm-bindgen-cli --version "=$WBG"
+fi
+if ! wasm-pack --version 2>/dev/null | grep -qx "wasm-pack $WASM_PACK_VERSION"; then
+  say "wasm-pack $WASM_PACK_VERSION"
+  cargo install --quiet --root "$TOOLS" --locked wasm-pack --version "=$WASM_PACK_VERSION"
+fi
+
+missing=()
+command -v wasm-opt >/dev/null || missing+=(binaryen)
+command -v chromium >/dev/null || missing+=(chromium)
+if ((${#missing[@]})); then
+  say "apt-get install ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ]; then
+  say "npm ci (tests/browser)"
+  (cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
+fi

@@ -1,0 +1,69 @@
+// Shared by the parity, budget and end-to-end harnesses: paths, the native
+// binary, a static file server for www/, and headless Debian Chromium.
+import { createServer } from "node:http";
+import { readFile, stat } from "node:fs/promises";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+export const ROOT = path.resolve(import.meta.dirname, "../..");
+export const WWW = path.join(ROOT, "www");
+export const OUT = path.join(ROOT, "tests/browser/out");
+mkdirSync(OUT, { recursive: true });
+
+const targetDir = process.env.CARGO_TARGET_DIR ?? path.join(process.env.HOME, ".cache/shenhe-target");
+/** The native CLI: $SHENHE_BIN, else the release build in the target dir. */
+export const BIN = process.env.SHENHE_BIN ?? path.join(targetDir, "release/shenhe");
+
+const TYPES = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript", ".css": "text/css",
+  ".json": "application/json", ".wasm": "application/wasm", ".ndjson": "application/x-ndjson", ".png": "image/png" };
+
+/** Serves www/ (and `extra` as { "/url": absolute file }) on an ephemeral loopback port. */
+export async function serveStatic(extra = {}) {
+  const server = createServer(async (req, res) => {
+    const url = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    let file = extra[url] ?? path.join(WWW, path.normalize(url).replace(/^(\.\.[/\\])+/, ""));
+    try {
+      if ((await stat(file)).isDirectory()) file = path.join(file, "index.html");
+      const body = await readFile(file);
+      res.writeHead(200, { "content-type": TYPES[path.extname(file)] ?? "application/octet-stream" });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end("not found");
+    }
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  return { server, url: `http://127.0.0.1:${server.address().port}` };
+}
+
+/** Headless Debian Chromium (Playwright's own browser download does not work here). */
+export function launchChromium() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+      "--disable-sync", "--no-first-run", "--disable-quic"],
+  });
+}
+
+/** Loads the wasm module in Node. */
+export async function loadWasmInNode() {
+  const mod = await import(path.join(WWW, "pkg/shenhe_wasm.js"));
+  await mod.default({ module_or_path: await readFile(path.join(WWW, "pkg/shenhe_wasm_bg.wasm")) });
+  return mod;
+}
+
+/** The first place two JSON texts differ, as "path: a ≠ b". */
+export function firstDifference(a, b) {
+  let x, y;
+  try { x = JSON.parse(a); y = JSON.parse(b); } catch { return `not JSON: ${a.slice(0, 80)} | ${b.slice(0, 80)}`; }
+  const walk = (p, u, v) => {
+    if (typeof u !== typeof v || Array.isArray(u) !== Array.isArray(v) || u === null || v === null || typeof u !== "object") {
+      return JSON.stringify(u) === JSON.stringify(v) ? null : `${p || "/"}: ${JSON.stringify(u)} ≠ ${JSON.stringify(v)}`;
+    }
+    const keys = [...new Set([...Object.keys(u), ...Object.keys(v)])];
+    for (const k of keys) { const d = walk(`${p}/${k}`, u[k], v[k]); if (d) return d; }
+    if (JSON.stringify(Object.keys(u)) !== JSON.stringify(Object.keys(v))) return `${p || "/"}: key order differs`;
+    return null;
+  };
+  return walk("", x, y) ?? "same values, different bytes (number formatting or escaping)";
+}

@@ -1,0 +1,116 @@
+// The rule playground: edit a pack's files, paste a submission, see the
+// report live. Everything runs on the shenhe wasm module; nothing is sent.
+import init, { Validator } from "../pkg/shenhe_wasm.js";
+
+const $ = (id) => document.getElementById(id);
+const state = { packs: [], pack: null, files: {}, original: {}, current: "params.toml", validator: null };
+
+function debounce(fn, ms) {
+  let t;
+  return (...args) => { clearTimeout(t); t = setTimeout(() => fn(...args), ms); };
+}
+
+function listFiles() {
+  const ul = $("files");
+  ul.replaceChildren();
+  for (const name of Object.keys(state.files).sort()) {
+    const li = document.createElement("li");
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = name + (state.files[name] !== state.original[name] ? " •" : "");
+    b.className = name === state.current ? "current" : "";
+    b.onclick = () => { state.current = name; $("source").value = state.files[name]; $("file-name").textContent = name; listFiles(); };
+    li.append(b);
+    ul.append(li);
+  }
+}
+
+function compile() {
+  try {
+    state.validator = Validator.fromFiles(state.files);
+    $("compile").textContent = "编译通过 compiled";
+    $("compile").className = "pg-compile ok";
+  } catch (e) {
+    state.validator = null;
+    const where = e.file ? `${e.file}:${e.line}:${e.column}: ` : "";
+    $("compile").textContent = `编译失败 ${where}${e.detail ?? e.message}`;
+    $("compile").className = "pg-compile bad";
+    if (e.file === state.current && e.line) selectLine(e.line, e.column);
+  }
+}
+
+function selectLine(line, column) {
+  const text = $("source").value;
+  let pos = 0;
+  for (let i = 1; i < line; i++) pos = text.indexOf("\n", pos) + 1;
+  $("source").setSelectionRange(pos + column - 1, pos + column);
+}
+
+function evaluate() {
+  if (!state.validator) return;
+  let json;
+  try {
+    JSON.parse($("submission").value);
+    json = $("submission").value;
+  } catch (e) {
+    $("verdict").textContent = `提交数据不是合法 JSON: ${e.message}`;
+    $("verdict").className = "pg-verdict rejected";
+    return;
+  }
+  const t0 = performance.now();
+  let text;
+  try {
+    text = state.validator.validateJson(json, state.pack);
+  } catch (e) {
+    $("verdict").textContent = e.message;
+    return;
+  }
+  $("timing").textContent = `${(performance.now() - t0).toFixed(2)} ms`;
+  const report = JSON.parse(text);
+  $("verdict").textContent = `${report.status} — ${report.findings.length} finding(s)`;
+  $("verdict").className = `pg-verdict ${report.status}`;
+  const ol = $("findings");
+  ol.replaceChildren();
+  for (const f of report.findings) {
+    const li = document.createElement("li");
+    li.className = `sev-${f.severity}`;
+    li.innerHTML = "<b></b> <code></code><br><span></span><br><small></small>";
+    li.querySelector("b").textContent = `${f.rule} ${f.severity}`;
+    li.querySelector("code").textContent = f.path || "/";
+    li.querySelector("span").textContent = f.message;
+    li.querySelector("small").textContent = f.message_en;
+    ol.append(li);
+  }
+  $("derived").textContent = JSON.stringify(report.derived, null, 2);
+  $("report-json").textContent = text;
+}
+
+const refresh = debounce(() => { compile(); evaluate(); }, 200);
+
+async function loadPack(id) {
+  const res = await fetch(`../gen/packs/${id}.json`);
+  const pack = await res.json();
+  state.pack = id;
+  state.files = { ...pack.files };
+  state.original = { ...pack.files };
+  state.samples = pack.samples;
+  state.current = "params.toml";
+  $("source").value = state.files[state.current];
+  $("file-name").textContent = state.current;
+  const sample = $("sample");
+  sample.replaceChildren(...Object.keys(pack.samples).map((k) => new Option(k, k)));
+  $("submission").value = JSON.stringify(pack.samples[sample.value], null, 2);
+  listFiles();
+  compile();
+  evaluate();
+}
+
+await init();
+const index = await (await fetch("../gen/packs/index.json")).json();
+$("pack").replaceChildren(...index.map((p) => new Option(`${p.id} — ${p.title}`, p.id)));
+$("pack").onchange = () => loadPack($("pack").value);
+$("sample").onchange = () => { $("submission").value = JSON.stringify(state.samples[$("sample").value], null, 2); evaluate(); };
+$("source").oninput = () => { state.files[state.current] = $("source").value; listFiles(); refresh(); };
+$("submission").oninput = debounce(evaluate, 150);
+$("reset").onclick = () => loadPack(state.pack);
+await loadPack(new URLSearchParams(location.search).get("pack") ?? index[0].id);
