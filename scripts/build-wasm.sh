@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the browser module into www/pkg (wasm-pack --target web, then
-# Debian's wasm-opt -Oz) and the bundles the pages fetch into www/gen.
+# Builds the browser module into www/pkg: wasm-pack --target web (with the
+# wasm-bindgen that Cargo.lock pins), then wasm-opt -Oz. The bundles the
+# pages fetch come from `shenhe export` (www/gen) or `shenhe serve` (/gen/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/shenhe-target}"
@@ -30,5 +31,3 @@ raw=$(stat -c %s www/pkg/shenhe_wasm_bg.wasm)
 gz=$(gzip -9 -c www/pkg/shenhe_wasm_bg.wasm | wc -c)
 echo "www/pkg/shenhe_wasm_bg.wasm: $raw bytes, $gz gzipped (budget 819200)"
 
-step "shenhe export (bundles and playground sources → www/gen)"
-cargo run -q -p shenhe_cli --locked -- export --rules rules --out www/gen

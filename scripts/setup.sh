@@ -29,6 +29,8 @@ fi
 missing=()
 command -v wasm-opt >/dev/null || missing+=(binaryen)
 command -v chromium >/dev/null || missing+=(chromium)
+# A CJK font, so the browser tests' screenshots show the Chinese text.
+[ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if ((${#missing[@]})); then
   say "apt-get install ${missing[*]}"
   SUDO=""

@@ -25,8 +25,12 @@ cargo test --workspace --locked
 step "shenhe test (every pack's fixtures)"
 cargo run -q -p shenhe_cli --locked -- test --rules rules
 
-step "wasm: wasm-pack build, wasm-opt, bundles (www/pkg, www/gen)"
+step "wasm: wasm-pack build, wasm-opt (www/pkg); shenhe export (www/gen)"
 scripts/build-wasm.sh
+cargo run -q -p shenhe_cli --locked -- export --rules rules --out www/gen
 
 step "parity corpus: native vs wasm in Node vs wasm in Chromium; JSON-Schema-Test-Suite"
 SHENHE_BIN="$CARGO_TARGET_DIR/debug/shenhe" node tests/browser/parity.mjs
+
+step "browser end-to-end: the demo portal on shenhe serve, in Chromium (screenshots in tests/browser/out/screenshots)"
+SHENHE_BIN="$CARGO_TARGET_DIR/debug/shenhe" node tests/browser/e2e.mjs

@@ -4,6 +4,8 @@
 //! The corpus is made from the pack's own fixture base by deterministic
 //! mutations (a fixed-seed LCG), half of them valid and half breaking rules.
 
+#![allow(clippy::disallowed_methods, reason = "the bench reads its input file")]
+
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -64,6 +66,14 @@ fn bench(c: &mut Criterion) {
     });
     let valid = &docs[0];
     c.bench_function("evaluate/nt-valid", |b| b.iter(|| set.evaluate(valid, None).to_json()));
+
+    // Issue 3's large report: Shanxi 2013 with 200 rows (50 public sites, 50
+    // counterpart day rows, 50 township days, 50 lectures). The same file is
+    // the wasm harness's input (tests/browser/bench.mjs).
+    let sx = RuleSet::compile([support::pack_source("yizhen-week-2013-shanxi")]).unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/samples/bench/shanxi-200-rows.json")).unwrap();
+    let big: Value = serde_json::from_str(&text).unwrap();
+    c.bench_function("evaluate/shanxi-200-rows", |b| b.iter(|| sx.evaluate(&big, None).to_json()));
 }
 
 criterion_group! {

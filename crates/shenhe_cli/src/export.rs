@@ -32,28 +32,39 @@ fn samples(dir: &Path) -> Result<Map<String, Value>> {
     Ok(out)
 }
 
-pub fn run(rules: &Path, out: &Path) -> Result<ExitCode> {
-    let packs = load::read_packs(rules)?;
-    let (bundles_dir, packs_dir) = (out.join("bundles"), out.join("packs"));
-    for d in [&bundles_dir, &packs_dir] {
-        fs::create_dir_all(d).with_context(|| format!("cannot create {}", d.display()))?;
-    }
+/// The files the browser fetches, as `(path under gen/, contents)`:
+/// `bundles/<id>.json`, `bundles/all.json`, `packs/index.json`, `packs/<id>.json`.
+pub fn site_files(packs: &[load::LoadedPack]) -> Result<Vec<(String, String)>> {
+    let mut files = Vec::new();
     let mut sources: Vec<PackSource> = Vec::new();
     let mut index = Vec::new();
-    for pack in &packs {
+    for pack in packs {
         let compiled = CompiledPack::compile(pack.source.clone())?;
         let m = compiled.manifest();
-        write(&bundles_dir.join(format!("{}.json", m.id)), &(pack.source.to_bundle_json() + "\n"))?;
+        files.push((format!("bundles/{}.json", m.id), pack.source.to_bundle_json() + "\n"));
         index.push(json!({ "id": m.id, "version": m.version, "title": m.title, "form": m.form, "hash": compiled.hash() }));
         if let Some(dir) = &pack.dir {
-            let files: Map<String, Value> = load::pack_files(dir)?.into_iter().map(|(p, t)| (p, Value::String(t))).collect();
-            let doc = json!({ "id": m.id, "files": files, "samples": samples(dir)? });
-            write(&packs_dir.join(format!("{}.json", m.id)), &doc.to_string())?;
+            let sources: Map<String, Value> = load::pack_files(dir)?.into_iter().map(|(p, t)| (p, Value::String(t))).collect();
+            let doc = json!({ "id": m.id, "files": sources, "samples": samples(dir)? });
+            files.push((format!("packs/{}.json", m.id), doc.to_string()));
         }
         sources.push(pack.source.clone());
     }
-    write(&bundles_dir.join("all.json"), &PackSource::bundles_to_json(&sources))?;
-    write(&packs_dir.join("index.json"), &Value::Array(index).to_string())?;
-    eprintln!("{} pack(s) → {}", sources.len(), out.display());
+    files.push(("bundles/all.json".to_owned(), PackSource::bundles_to_json(&sources)));
+    files.push(("packs/index.json".to_owned(), Value::Array(index).to_string()));
+    Ok(files)
+}
+
+pub fn run(rules: &Path, out: &Path) -> Result<ExitCode> {
+    let packs = load::read_packs(rules)?;
+    let files = site_files(&packs)?;
+    for (rel, text) in &files {
+        let path = out.join(rel);
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
+        write(&path, text)?;
+    }
+    eprintln!("{} pack(s), {} files → {}", packs.len(), files.len(), out.display());
     Ok(ExitCode::SUCCESS)
 }

@@ -6,6 +6,7 @@ mod corpus;
 mod export;
 mod load;
 mod render;
+mod serve;
 mod test_cmd;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -106,6 +107,39 @@ enum Command {
         /// JSON array of `{ "schema": …, "data": … }`.
         cases: PathBuf,
     },
+    /// Serve the re-validation API and the demo portal.
+    ///
+    /// Routes: POST /api/validate (a submission in, the report out: the same
+    /// bytes as `shenhe check`); POST /api/submissions (`{"bundle_hash",
+    /// "submission"}` or a bare submission: stamped with the receipt time,
+    /// re-validated, compared with the client's bundle hash, and stored with
+    /// its report whatever its status); GET /api/submissions/{id}; GET
+    /// /api/packs; GET /gen/bundles/<pack>.json (what the browser loads); and
+    /// the files of --www (the portal, /playground/).
+    #[command(
+        after_help = "In production:\n          Run it behind a reverse proxy (nginx, Caddy) that terminates TLS and forwards /api/ and the static\n          files. The process keeps no state besides the database: several instances on one host (one per\n          core, each on its own --addr) can share one --db file, since SQLite runs in WAL mode with a busy\n          timeout and each acknowledged submission is committed with a full fsync. For instances on several\n          hosts, give each host its own --db and collect them, or keep the API on one database host.\n          Upgrade the rule packs by restarting with a new --rules; the bundle hash in every report and row\n          says which rules judged it.\n\n\
+        Example:\n  shenhe serve --rules rules --addr 127.0.0.1:8080 --db shenhe.db"
+    )]
+    Serve {
+        /// Rules: a directory of packs, one pack directory, or a bundle file.
+        #[arg(long, default_value = "rules", value_name = "DIR|BUNDLE")]
+        rules: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
+        addr: std::net::SocketAddr,
+        /// SQLite database file (created if missing).
+        #[arg(long, default_value = "shenhe.db", value_name = "FILE")]
+        db: PathBuf,
+        /// Static files to serve (the demo portal; build www/pkg with scripts/build-wasm.sh).
+        #[arg(long, default_value = "www", value_name = "DIR")]
+        www: PathBuf,
+        /// Largest request body, in bytes.
+        #[arg(long, default_value_t = 2 * 1024 * 1024, value_name = "BYTES")]
+        max_body: usize,
+        /// Per-request time limit, in milliseconds.
+        #[arg(long, default_value_t = 10_000, value_name = "MS")]
+        timeout_ms: u64,
+    },
     /// List the packs, their rules and the rules they do not implement.
     Packs {
         /// Rules: a directory of packs, one pack directory, or a bundle file.
@@ -123,6 +157,21 @@ fn main() -> ExitCode {
         Command::Export { rules, out } => export::run(&rules, &out),
         Command::Corpus { rules, out, names } => corpus::run(&rules, &out, &names),
         Command::SchemaSuite { cases } => corpus::schema_suite(&cases),
+        Command::Serve {
+            rules,
+            addr,
+            db,
+            www,
+            max_body,
+            timeout_ms,
+        } => serve::run(serve::Options {
+            rules,
+            addr,
+            db,
+            www,
+            max_body,
+            timeout: std::time::Duration::from_millis(timeout_ms),
+        }),
         Command::Packs { rules } => packs(&rules),
     };
     match result {

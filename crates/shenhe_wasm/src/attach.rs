@@ -411,6 +411,12 @@ fn render(state: &State, report: &Value, at: &HashMap<String, Element>) {
                 Some(slot) => {
                     let _ = slot.append_child(&msg);
                 }
+                // Table parts cannot hold a message: it goes above the table.
+                None if matches!(el.tag_name().as_str(), "TBODY" | "THEAD" | "TR") => {
+                    if let Ok(Some(table)) = el.closest("table") {
+                        let _ = table.before_with_node_1(&msg);
+                    }
+                }
                 None if el.has_attribute("data-repeat") || el.has_attribute("data-row") || el.has_attribute("data-section") => {
                     let _ = el.prepend_with_node_1(&msg);
                 }
@@ -570,6 +576,17 @@ fn render_explanations(state: &State, report: &Value) {
     }
 }
 
+/// A derived value as a clerk reads it: text without quotes, objects as `k: v`.
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => "—".to_owned(),
+        Value::Object(m) => m.iter().map(|(k, v)| format!("{k}: {}", plain(v))).collect::<Vec<_>>().join("，"),
+        Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join("、"),
+        other => other.to_string(),
+    }
+}
+
 fn render_derived(state: &State, report: &Value) {
     let form: &Element = state.form.as_ref();
     for out in elements(form, "output[data-derived]") {
@@ -577,7 +594,8 @@ fn render_derived(state: &State, report: &Value) {
         let text = match report["derived"].get(&key) {
             None | Some(Value::Null) => "—".to_owned(),
             Some(Value::String(s)) => s.clone(),
-            Some(Value::Object(m)) => m.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("，"),
+            Some(Value::Object(m)) => m.iter().map(|(k, v)| format!("{k}: {}", plain(v))).collect::<Vec<_>>().join("，"),
+            Some(Value::Array(items)) => items.iter().map(plain).collect::<Vec<_>>().join("；"),
             Some(v) => v.to_string(),
         };
         out.set_text_content(Some(&text));
@@ -593,7 +611,7 @@ fn on_click(state: &Rc<State>, event: Event) {
     if let Ok(Some(button)) = el.closest("[data-add]") {
         event.prevent_default();
         let name = button.get_attribute("data-add").unwrap_or_default();
-        add_row(state, &name);
+        add_row(&button, &name);
         run(state);
     } else if let Ok(Some(button)) = el.closest("[data-remove]") {
         event.prevent_default();
@@ -604,17 +622,24 @@ fn on_click(state: &Rc<State>, event: Event) {
     }
 }
 
-fn add_row(state: &State, name: &str) {
-    let form: &Element = state.form.as_ref();
-    let selector = format!("[data-repeat=\"{}\"]", css_escape(name));
-    let Some(container) = form.query_selector(&selector).ok().flatten() else {
-        return;
+/// Adds a row to the `data-repeat="name"` nearest the clicked button (so a
+/// nested repeat gets the row in its own parent), from the nearest template.
+fn add_row(button: &Element, name: &str) {
+    let repeat = format!("[data-repeat=\"{}\"]", css_escape(name));
+    let template_sel = format!("template[data-template=\"{}\"]", css_escape(name));
+    let mut scope = button.parent_element();
+    let (container, template) = loop {
+        let Some(s) = scope else { return };
+        if let Ok(Some(c)) = s.query_selector(&repeat) {
+            let t = s
+                .query_selector(&template_sel)
+                .ok()
+                .flatten()
+                .or_else(|| s.owner_document()?.query_selector(&template_sel).ok().flatten());
+            break (c, t.and_then(|t| t.dyn_into::<HtmlTemplateElement>().ok()));
+        }
+        scope = s.parent_element();
     };
-    let template = form
-        .query_selector(&format!("template[data-template=\"{}\"]", css_escape(name)))
-        .ok()
-        .flatten()
-        .and_then(|t| t.dyn_into::<HtmlTemplateElement>().ok());
     let Some(template) = template else { return };
     let Ok(fragment) = template.content().clone_node_with_deep(true) else {
         return;

@@ -1,0 +1,308 @@
+//! `shenhe serve`: the re-validation API and the demo portal.
+//!
+//! The browser's verdict is a preview; this server's is the one that counts.
+//! Every submission is stamped with the receipt time (A4), re-validated with
+//! the same core as `shenhe check`, and stored with its report whatever its
+//! status: nothing received is dropped.
+
+#![allow(
+    clippy::result_large_err,
+    reason = "handlers return an axum Response as their error; it is built once per failed request"
+)]
+
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    process::ExitCode,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use anyhow::{Context, Result};
+use axum::{
+    Router,
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path as UrlPath, State, rejection::BytesRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+use shenhe::{Report, RuleSet};
+use time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339};
+use tower_http::services::ServeDir;
+
+use crate::{export, load};
+
+/// What `shenhe serve` was asked for.
+pub struct Options {
+    pub rules: PathBuf,
+    pub addr: SocketAddr,
+    pub db: PathBuf,
+    pub www: PathBuf,
+    pub max_body: usize,
+    pub timeout: Duration,
+}
+
+struct App {
+    rules: RuleSet,
+    packs: String,
+    generated: HashMap<String, String>,
+    db: Mutex<Connection>,
+    timeout: Duration,
+}
+
+/// A JSON error response: `{"error": code, "message": text}`.
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = json!({ "error": code, "message": message.into() });
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body.to_string()).into_response()
+}
+
+fn json_response(status: StatusCode, body: String) -> Response {
+    (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
+}
+
+/// Opens the store: SQLite in WAL mode with full fsync, so an acknowledged
+/// submission survives a kill -9 of the process.
+pub fn open_db(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path).with_context(|| format!("cannot open database {}", path.display()))?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS submissions (
+            id INTEGER PRIMARY KEY,
+            received_at TEXT NOT NULL,
+            status TEXT NOT NULL,
+            pack_id TEXT,
+            pack_hash TEXT,
+            client_bundle_hash TEXT,
+            received TEXT NOT NULL,
+            submission TEXT NOT NULL,
+            report TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS submissions_status ON submissions(status);",
+    )?;
+    Ok(conn)
+}
+
+pub fn run(options: Options) -> Result<ExitCode> {
+    let packs = load::read_packs(&options.rules)?;
+    let rules = RuleSet::compile(packs.iter().map(|p| p.source.clone()))?;
+    let summaries: Vec<Value> = rules.packs().iter().map(shenhe::api::pack_summary).collect();
+    let generated = export::site_files(&packs)?.into_iter().collect();
+    let app = Arc::new(App {
+        rules,
+        packs: Value::Array(summaries).to_string(),
+        generated,
+        db: Mutex::new(open_db(&options.db)?),
+        timeout: options.timeout,
+    });
+    let router = router(app, &options.www, options.max_body);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(options.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", options.addr))?;
+        eprintln!(
+            "shenhe serve: http://{}/  (portal), /playground/, /api/validate, /api/submissions, /api/packs; database {}",
+            listener.local_addr()?,
+            options.db.display()
+        );
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn router(app: Arc<App>, www: &Path, max_body: usize) -> Router {
+    Router::new()
+        .route("/api/validate", post(validate))
+        .route("/api/submissions", post(submit))
+        .route("/api/submissions/{id}", get(fetch))
+        .route("/api/packs", get(packs))
+        .route("/gen/{*path}", get(generated))
+        .fallback_service(ServeDir::new(www))
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(app)
+}
+
+/// The request body as submission JSON, or the 4xx that says what is wrong.
+fn read_json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Value, Response> {
+    let body = body.map_err(|r| error(r.status(), "body_rejected", r.body_text()))?;
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !content_type
+        .split(';')
+        .next()
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"))
+    {
+        return Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("send the submission as application/json (got {content_type:?})"),
+        ));
+    }
+    let text = std::str::from_utf8(&body).map_err(|e| error(StatusCode::BAD_REQUEST, "invalid_utf8", e.to_string()))?;
+    shenhe::api::parse_submission("request body", text).map_err(|e| {
+        let (line, column) = match &e {
+            shenhe::Error::Json { line, column, .. } => (*line, *column),
+            _ => (0, 0),
+        };
+        let body = json!({ "error": "invalid_json", "message": e.to_string(), "line": line, "column": column });
+        json_response(StatusCode::BAD_REQUEST, body.to_string())
+    })
+}
+
+/// Runs `f` on the blocking pool, within the per-request time limit.
+async fn blocking<T: Send + 'static>(app: &Arc<App>, f: impl FnOnce(&App) -> T + Send + 'static) -> Result<T, Response> {
+    let worker = Arc::clone(app);
+    let task = tokio::task::spawn_blocking(move || f(&worker));
+    match tokio::time::timeout(app.timeout, task).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())),
+        Err(_) => Err(error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "timeout",
+            format!("the request took longer than {} ms; try again", app.timeout.as_millis()),
+        )),
+    }
+}
+
+/// `POST /api/validate`: the report, byte for byte what `shenhe check` prints.
+async fn validate(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let submission = match read_json(&headers, body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    match blocking(&app, move |a| a.rules.evaluate(&submission, None).to_json()).await {
+        Ok(report) => json_response(StatusCode::OK, report),
+        Err(r) => r,
+    }
+}
+
+/// The receipt time, in Asia/Shanghai (A4).
+fn now_shanghai() -> String {
+    let offset = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
+    OffsetDateTime::now_utc().to_offset(offset).format(&Rfc3339).unwrap_or_default()
+}
+
+/// `POST /api/submissions`: `{"bundle_hash": "sha256:…", "submission": {…}}`
+/// (or a bare submission). Stamps, re-validates, compares the client's
+/// bundle hash with the server's, stores everything, returns id and report.
+async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let received = match read_json(&headers, body) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let enveloped = received.get("submission").is_some_and(Value::is_object) && received.get("form").is_none();
+    let client_hash = if enveloped {
+        received.get("bundle_hash").and_then(Value::as_str).map(str::to_owned)
+    } else {
+        None
+    };
+    let mut submission = if enveloped { received["submission"].clone() } else { received.clone() };
+    let received_at = now_shanghai();
+    if let Value::Object(doc) = &mut submission {
+        let meta = doc.entry("submission").or_insert_with(|| json!({}));
+        if !meta.is_object() {
+            *meta = json!({});
+        }
+        meta["submitted_at"] = Value::String(received_at.clone());
+    }
+    let result = blocking(&app, move |a| -> Result<Value, String> {
+        let report: Report = a.rules.evaluate(&submission, None);
+        let report_json = report.to_json();
+        let (pack_id, pack_hash) = report.pack.as_ref().map_or((None, None), |p| (Some(p.id.clone()), Some(p.hash.clone())));
+        let matches = client_hash.as_ref().map(|h| Some(h) == pack_hash.as_ref());
+        let db = a.db.lock().map_err(|e| e.to_string())?;
+        db.execute(
+            "INSERT INTO submissions (received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                received_at,
+                report.status.as_str(),
+                pack_id,
+                pack_hash,
+                client_hash,
+                received.to_string(),
+                submission.to_string(),
+                report_json
+            ],
+        )
+        .map_err(|e| e.to_string())?;
+        let id = db.last_insert_rowid();
+        let report_value: Value = serde_json::from_str(&report_json).map_err(|e| e.to_string())?;
+        Ok(json!({
+            "id": id,
+            "received_at": received_at,
+            "status": report.status.as_str(),
+            "pack_hash": pack_hash,
+            "client_bundle_hash": client_hash,
+            "bundle_hash_matches": matches,
+            "report": report_value,
+        }))
+    })
+    .await;
+    match result {
+        Ok(Ok(body)) => json_response(StatusCode::CREATED, body.to_string()),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e),
+        Err(r) => r,
+    }
+}
+
+/// `GET /api/submissions/{id}`: what was received, what was judged, and the report.
+async fn fetch(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Response {
+    let Ok(id) = id.parse::<i64>() else {
+        return error(StatusCode::BAD_REQUEST, "bad_id", format!("{id:?} is not a submission id"));
+    };
+    let row = blocking(&app, move |a| -> Result<Option<Value>, String> {
+        let db = a.db.lock().map_err(|e| e.to_string())?;
+        db.query_row(
+            "SELECT received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report FROM submissions WHERE id = ?1",
+            [id],
+            |r| {
+                let parse = |s: String| serde_json::from_str::<Value>(&s).unwrap_or(Value::String(s));
+                Ok(json!({
+                    "id": id,
+                    "received_at": r.get::<_, String>(0)?,
+                    "status": r.get::<_, String>(1)?,
+                    "pack_id": r.get::<_, Option<String>>(2)?,
+                    "pack_hash": r.get::<_, Option<String>>(3)?,
+                    "client_bundle_hash": r.get::<_, Option<String>>(4)?,
+                    "received": parse(r.get(5)?),
+                    "submission": parse(r.get(6)?),
+                    "report": parse(r.get(7)?),
+                }))
+            },
+        )
+        .optional()
+        .map_err(|e| e.to_string())
+    })
+    .await;
+    match row {
+        Ok(Ok(Some(v))) => json_response(StatusCode::OK, v.to_string()),
+        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "not_found", format!("no submission {id}")),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e),
+        Err(r) => r,
+    }
+}
+
+/// `GET /api/packs`: the packs this server judges with, and their hashes.
+async fn packs(State(app): State<Arc<App>>) -> Response {
+    json_response(StatusCode::OK, app.packs.clone())
+}
+
+/// `GET /gen/…`: the bundles and playground sources, built from the packs
+/// this server loaded, so the browser's bundle hash is the server's.
+async fn generated(State(app): State<Arc<App>>, UrlPath(path): UrlPath<String>) -> Response {
+    match app.generated.get(&path) {
+        Some(text) => json_response(StatusCode::OK, text.clone()),
+        None => error(StatusCode::NOT_FOUND, "not_found", format!("no generated file {path}")),
+    }
+}

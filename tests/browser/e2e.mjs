@@ -1,0 +1,144 @@
+// End-to-end, as a clerk would: the demo portal served by `shenhe serve`,
+// driven in headless Debian Chromium. Screenshots go to out/screenshots/.
+import { spawn } from "node:child_process";
+import { mkdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import path from "node:path";
+import { BIN, OUT, ROOT, WWW, launchChromium } from "./lib.mjs";
+
+const SHOTS = path.join(OUT, "screenshots");
+mkdirSync(SHOTS, { recursive: true });
+let failures = 0;
+const check = (ok, what) => { console.log(`${ok ? "  ok  " : "  FAIL"} ${what}`); if (!ok) failures++; };
+
+const freePort = () => new Promise((ok) => { const s = createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => ok(p)); }); });
+const port = await freePort();
+const db = path.join(OUT, "e2e.db");
+for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
+const server = spawn(BIN, ["serve", "--rules", "rules", "--www", WWW, "--db", db, "--addr", `127.0.0.1:${port}`], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+const base = `http://127.0.0.1:${port}`;
+for (let i = 0; ; i++) {
+  try { if ((await fetch(`${base}/api/packs`)).ok) break; } catch { /* not up yet */ }
+  if (i > 100) throw new Error("shenhe serve did not start");
+  await new Promise((r) => setTimeout(r, 100));
+}
+
+const browser = await launchChromium();
+try {
+  const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  page.on("pageerror", (e) => check(false, `no page error (${e})`));
+  const settle = () => page.waitForTimeout(400); // attach() debounces input by 150 ms
+  const report = () => page.evaluate(() => window.shenhe.report());
+
+  console.log("national medical team form");
+  await page.goto(`${base}/index.html`);
+  await page.waitForFunction(() => window.shenhe !== undefined);
+  let r = await report();
+  check(!r.findings.some((f) => f.rule === "SCHEMA"), "the prefilled form has no schema errors");
+  check(await page.locator('output[data-derived="team_size"]').textContent() === "6", "team size is derived (6)");
+
+  // A team of 4: remove two members.
+  for (let i = 0; i < 2; i++) await page.locator('[data-repeat="members"] [data-row]').last().locator("[data-remove]").click();
+  await settle();
+  r = await report();
+  const nt01 = r.findings.find((f) => f.rule === "NT-01");
+  check(nt01?.path === "/members" && nt01.severity === "error", "a team of 4 gives NT-01 on /members");
+  const msg = page.locator('.shenhe-msg[data-rule="NT-01"]');
+  check(await msg.count() === 1 && (await msg.textContent()).includes("NT-01"), "the NT-01 message is shown beside the members table");
+  check((await page.locator(".shenhe-summary .shenhe-item-error").count()) >= 1, "the summary lists the error");
+  await page.screenshot({ path: path.join(SHOTS, "01-team-of-four.png"), fullPage: true });
+  await page.locator('button[type="submit"]').click();
+  await settle();
+  check(await page.locator("[data-shenhe-result]").textContent() === "", "submit is blocked while errors remain");
+
+  // Add two members back.
+  for (const [id, name, title] of [["m-05", "钱五", "intermediate"], ["m-06", "孙六", "none"]]) {
+    await page.locator('[data-add="members"]').click();
+    const row = page.locator('[data-repeat="members"] [data-row]').last();
+    await row.locator('[data-field="person_id"]').fill(id);
+    await row.locator('[data-field="name"]').fill(name);
+    await row.locator('[data-field="profession"]').selectOption(title === "none" ? "manager" : "physician");
+    await row.locator('[data-field="role"]').selectOption(title === "none" ? "management" : "clinical");
+    await row.locator('[data-field="title_level"]').selectOption(title);
+  }
+  await settle();
+  r = await report();
+  check(!r.findings.some((f) => f.rule === "NT-01"), "with 6 members NT-01 is gone");
+
+  // Dates typed into the sites fill in the total days.
+  const site = page.locator('[data-repeat="sites"] [data-row]').nth(1);
+  await site.locator('[data-field="end"]').fill("2024-10-30");
+  await settle();
+  check(await page.locator('output[data-derived="total_days"]').textContent() === "23", "total days = 7 + 16 = 23 after typing an end date");
+  check(await page.locator('output[data-derived="county_domain_days"]').textContent() === "16", "county days = 16");
+  // A number typed with a full-width digit and a thousands separator is normalised (A6).
+  r = await report();
+
+  // Explain every warning (the deadline is long past: NT-13).
+  const warnings = r.findings.filter((f) => f.severity === "warning");
+  check(warnings.length >= 1 && r.status === "needs_explanation", `warnings ask for an explanation (${warnings.map((w) => w.rule).join(", ")})`);
+  await page.screenshot({ path: path.join(SHOTS, "02-warning-needs-explanation.png"), fullPage: true });
+  await page.locator('button[type="submit"]').click();
+  await settle();
+  check(await page.locator("[data-shenhe-result]").textContent() === "", "submit waits for the explanations");
+  for (const box of await page.locator("textarea[data-explain-rule]").all()) {
+    await box.fill("演示：方案已于9月报送纸质件，系统补录。");
+  }
+  await settle();
+  r = await report();
+  check(r.status === "accepted" && r.findings.filter((f) => f.severity === "warning").every((f) => f.explained), "explained warnings: status accepted");
+
+  // Submit; the server's report equals the one the browser showed.
+  const submitted = page.evaluate(() => new Promise((ok) => document.getElementById("report").addEventListener("shenhe:submitted", (e) => ok(e.detail), { once: true })));
+  await page.locator('button[type="submit"]').click();
+  const detail = await submitted;
+  check(detail.ok === true, `the form is submitted (${detail.error ?? `id ${detail.response?.id}`})`);
+  await page.waitForSelector("[data-shenhe-result][data-ok=true]");
+  await page.screenshot({ path: path.join(SHOTS, "03-submitted.png"), fullPage: true });
+  check(detail.response.bundle_hash_matches === true, "the server's bundle hash matches the browser's");
+  check(JSON.stringify(detail.response.report) === JSON.stringify(detail.client_report), "the server's report equals the browser's");
+  const stored = await (await fetch(`${base}/api/submissions/${detail.response.id}`)).json();
+  check(stored.status === "accepted" && JSON.stringify(stored.report) === JSON.stringify(detail.client_report), "the stored report equals the browser's");
+
+  console.log("English locale");
+  await page.goto(`${base}/index.html`);
+  await page.waitForFunction(() => window.shenhe !== undefined);
+  const en = await page.evaluate(async () => {
+    const m = await import("/pkg/shenhe_wasm.js");
+    const v = m.Validator.fromBundle(await (await fetch("/gen/bundles/national-medical-team-2024.json")).text());
+    window.shenhe.detach();
+    document.querySelectorAll("[data-shenhe-generated]").forEach((e) => e.remove());
+    const b = m.attach(document.getElementById("report"), v, { locale: "en" });
+    return document.querySelector(".shenhe-status").textContent;
+  });
+  check(/warning|Accepted|error/.test(en), `English summary (${en})`);
+
+  console.log("Shanxi free-clinic week form");
+  await page.goto(`${base}/shanxi.html`);
+  await page.waitForFunction(() => window.shenhe !== undefined);
+  r = await report();
+  check(!r.findings.some((f) => f.rule === "SCHEMA"), "the prefilled Shanxi form has no schema errors");
+  const visits = page.locator('[data-repeat="public_sites"] [data-row]').first().locator('[data-field="person_times"]');
+  await visits.fill("１，５００");
+  await settle();
+  r = await report();
+  const sx04 = r.findings.find((f) => f.rule === "SX13-04");
+  check(sx04?.path === "/public_sites/0/person_times" && sx04.params.actual === 1500, "１，５００ is read as 1500 (A6) and gives SX13-04");
+  await page.screenshot({ path: path.join(SHOTS, "04-shanxi-sx13-04.png"), fullPage: true });
+
+  console.log("playground");
+  await page.goto(`${base}/playground/?pack=national-medical-team-2024`);
+  await page.waitForSelector(".pg-compile.ok");
+  check((await page.locator("#verdict").textContent()).length > 0, "the playground shows a verdict");
+  await page.locator("#files button", { hasText: "rules/nt01" }).click();
+  await page.locator("#source").fill("//! id: NT-01\n//! severity: error\nlet x = ;\n");
+  await page.waitForSelector(".pg-compile.bad");
+  const compile = await page.locator("#compile").textContent();
+  check(/rules\/nt01[^:]*\.rhai:3:\d+/.test(compile), `a compile error names file, line and column (${compile})`);
+  await page.screenshot({ path: path.join(SHOTS, "05-playground-compile-error.png"), fullPage: true });
+} finally {
+  await browser.close();
+  server.kill("SIGTERM");
+}
+console.log(failures ? `e2e: ${failures} failed` : "e2e: ok");
+process.exitCode = failures ? 1 : 0;
