@@ -135,6 +135,8 @@ try {
   await page.waitForSelector(".pg-compile.bad");
   const compile = await page.locator("#compile").textContent();
   check(/rules\/nt01[^:]*\.rhai:3:\d+/.test(compile), `a compile error names file, line and column (${compile})`);
+  check(await page.locator("#pack").inputValue() === "national-medical-team-2024", "the pack picker shows the pack being edited");
+  check((await page.locator("#verdict").getAttribute("class")).includes("stale"), "the last report is marked stale while the pack does not compile");
   await page.screenshot({ path: path.join(SHOTS, "05-playground-compile-error.png"), fullPage: true });
 } finally {
   await browser.close();

@@ -36,6 +36,8 @@ function compile() {
     $("compile").textContent = `编译失败 ${where}${e.detail ?? e.message}`;
     $("compile").className = "pg-compile bad";
     if (e.file === state.current && e.line) selectLine(e.line, e.column);
+    $("verdict").textContent = "规则包未能编译，下方结果已过期 — the pack does not compile; the report below is stale";
+    $("verdict").className = "pg-verdict stale";
   }
 }
 
@@ -91,6 +93,7 @@ async function loadPack(id) {
   const res = await fetch(`../gen/packs/${id}.json`);
   const pack = await res.json();
   state.pack = id;
+  $("pack").value = id;
   state.files = { ...pack.files };
   state.original = { ...pack.files };
   state.samples = pack.samples;

@@ -1,0 +1,249 @@
+//! `shenhe serve`, over real HTTP on loopback: the API gives the CLI's
+//! report bytes, every submission is stored whatever its status, bad
+//! requests get a 4xx with a JSON error, and a kill -9 loses nothing that
+//! was acknowledged.
+#![allow(clippy::disallowed_methods, reason = "tests run the binary and read files")]
+
+use std::{
+    io::{BufRead, BufReader},
+    path::{Path, PathBuf},
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_shenhe");
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `shenhe serve` on a free port with `db`, and waits for it to listen.
+fn serve(db: &Path) -> Server {
+    let mut child = Command::new(BIN)
+        .current_dir(root())
+        .args([
+            "serve",
+            "--rules",
+            "rules",
+            "--www",
+            "www",
+            "--addr",
+            "127.0.0.1:0",
+            "--max-body",
+            "65536",
+            "--db",
+        ])
+        .arg(db)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn shenhe serve");
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().expect("stderr")).read_line(&mut line).expect("banner");
+    let base = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    Server { child, base }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into()
+}
+
+fn post(base: &str, route: &str, content_type: &str, body: &str) -> (u16, String) {
+    let mut r = agent()
+        .post(&format!("{base}{route}"))
+        .header("content-type", content_type)
+        .send(body)
+        .expect("request");
+    (r.status().as_u16(), r.body_mut().with_config().limit(64 << 20).read_to_string().expect("body"))
+}
+
+fn get(base: &str, route: &str) -> (u16, String) {
+    let mut r = agent().get(&format!("{base}{route}")).call().expect("request");
+    (r.status().as_u16(), r.body_mut().with_config().limit(64 << 20).read_to_string().expect("body"))
+}
+
+fn temp_db(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shenhe-serve-test-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("shenhe.db")
+}
+
+fn plan() -> String {
+    std::fs::read_to_string(root().join("rules/national-medical-team-2024/tests/base/plan.json")).unwrap()
+}
+
+#[test]
+fn serve_validate_returns_the_cli_report_bytes() {
+    let s = serve(&temp_db("validate"));
+    for sample in ["tests/samples/nt-team-ok.json", "tests/samples/nt-team-four-members.json"] {
+        let text = std::fs::read_to_string(root().join(sample)).unwrap();
+        let (status, body) = post(&s.base, "/api/validate", "application/json", &text);
+        assert_eq!(status, 200, "{body}");
+        let cli = Command::new(BIN)
+            .current_dir(root())
+            .args(["check", "--rules", "rules", sample])
+            .output()
+            .unwrap();
+        assert_eq!(body, String::from_utf8(cli.stdout).unwrap().trim_end(), "{sample}");
+    }
+    let (status, packs) = get(&s.base, "/api/packs");
+    assert_eq!(status, 200);
+    let packs: Value = serde_json::from_str(&packs).unwrap();
+    assert!(packs.as_array().unwrap().iter().any(|p| p["id"] == "yizhen-week-2013-shanxi"));
+}
+
+#[test]
+fn serve_stores_every_submission_with_its_report_and_the_hash_check() {
+    let s = serve(&temp_db("store"));
+    let (_, packs) = get(&s.base, "/api/packs");
+    let packs: Value = serde_json::from_str(&packs).unwrap();
+    let nt_hash = packs.as_array().unwrap().iter().find(|p| p["id"] == "national-medical-team-2024").unwrap()["hash"].clone();
+
+    // A rejected one (a team of 3) is stored, not dropped; the client's hash matches.
+    let mut team: Value = serde_json::from_str(&plan()).unwrap();
+    team["members"].as_array_mut().unwrap().truncate(3);
+    let body = json!({ "bundle_hash": nt_hash, "submission": team }).to_string();
+    let (status, answer) = post(&s.base, "/api/submissions", "application/json", &body);
+    assert_eq!(status, 201, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["status"], "rejected");
+    assert_eq!(answer["bundle_hash_matches"], true);
+    // A4: the server's receipt time replaces whatever the client said.
+    assert_eq!(
+        answer["report"]["findings"].as_array().unwrap().iter().filter(|f| f["rule"] == "NT-01").count(),
+        1
+    );
+    let (status, stored) = get(&s.base, &format!("/api/submissions/{}", answer["id"]));
+    assert_eq!(status, 200);
+    let stored: Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(stored["status"], "rejected");
+    assert_eq!(stored["report"], answer["report"]);
+    assert_eq!(
+        stored["received"]["submission"]["members"].as_array().unwrap().len(),
+        3,
+        "what was received is kept"
+    );
+    assert_eq!(stored["submission"]["submission"]["submitted_at"], answer["received_at"]);
+
+    // A stale bundle is reported, never silently accepted.
+    let body = json!({ "bundle_hash": "sha256:0000", "submission": serde_json::from_str::<Value>(&plan()).unwrap() }).to_string();
+    let (_, answer) = post(&s.base, "/api/submissions", "application/json", &body);
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["bundle_hash_matches"], false);
+    assert_eq!(answer["client_bundle_hash"], "sha256:0000");
+
+    // A bare submission (no envelope) and one no pack matches are stored too.
+    let (status, _) = post(&s.base, "/api/submissions", "application/json", &plan());
+    assert_eq!(status, 201);
+    let (status, answer) = post(&s.base, "/api/submissions", "application/json", r#"{"form": "nothing"}"#);
+    assert_eq!(status, 201);
+    assert_eq!(serde_json::from_str::<Value>(&answer).unwrap()["status"], "rejected");
+}
+
+#[test]
+fn serve_bad_requests_get_a_4xx_with_a_json_error() {
+    let s = serve(&temp_db("bad"));
+    let cases: Vec<(&str, &str, String, u16, &str)> = vec![
+        ("/api/validate", "application/json", r#"{"form": "#.to_owned(), 400, "invalid_json"),
+        ("/api/validate", "text/plain", plan(), 415, "unsupported_media_type"),
+        (
+            "/api/submissions",
+            "application/x-www-form-urlencoded",
+            "a=1".to_owned(),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            "/api/validate",
+            "application/json",
+            format!("{}{}", "[".repeat(100_000 / 2), "]".repeat(100_000 / 2)),
+            413,
+            "body_rejected",
+        ),
+        (
+            "/api/validate",
+            "application/json",
+            format!("{}{}", "[".repeat(500), "]".repeat(500)),
+            400,
+            "invalid_json",
+        ),
+        ("/api/submissions", "application/json", "\u{feff}{}".to_owned(), 400, "invalid_json"),
+    ];
+    for (route, ct, body, want, code) in cases {
+        let (status, answer) = post(&s.base, route, ct, &body);
+        assert_eq!(status, want, "{route} {ct}: {answer}");
+        let answer: Value = serde_json::from_str(&answer).unwrap_or_else(|e| panic!("not JSON ({e}): {answer}"));
+        assert_eq!(answer["error"], code, "{answer}");
+        assert!(!answer["message"].as_str().unwrap().is_empty());
+    }
+    let (status, answer) = post(&s.base, "/api/validate", "application/json", r#"{"form": ]"#);
+    assert_eq!((status, serde_json::from_str::<Value>(&answer).unwrap()["column"].clone()), (400, json!(10)));
+    assert_eq!(get(&s.base, "/api/submissions/999").0, 404);
+    assert_eq!(get(&s.base, "/api/submissions/abc").0, 400);
+    // Invalid UTF-8.
+    let r = agent()
+        .post(&format!("{}/api/validate", s.base))
+        .header("content-type", "application/json")
+        .send(&[0xff_u8, 0xfe][..]);
+    assert_eq!(r.unwrap().status().as_u16(), 400);
+}
+
+#[test]
+fn serve_kill_9_loses_no_acknowledged_submission() {
+    let db = temp_db("kill");
+    let mut s = serve(&db);
+    let base = s.base.clone();
+    let body = json!({ "submission": serde_json::from_str::<Value>(&plan()).unwrap() }).to_string();
+    // A writer acknowledges as fast as it can while the server is killed under it.
+    let writer = std::thread::spawn(move || {
+        let mut acked = Vec::new();
+        for _ in 0..10_000 {
+            let Ok(mut r) = agent()
+                .post(&format!("{base}/api/submissions"))
+                .header("content-type", "application/json")
+                .send(&body)
+            else {
+                break;
+            };
+            if r.status().as_u16() != 201 {
+                break;
+            }
+            let Ok(text) = r.body_mut().read_to_string() else { break };
+            acked.push(serde_json::from_str::<Value>(&text).unwrap()["id"].as_i64().unwrap());
+        }
+        acked
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    s.child.kill().unwrap(); // SIGKILL
+    s.child.wait().unwrap();
+    let acked = writer.join().unwrap();
+    assert!(acked.len() > 5, "only {} writes before the kill", acked.len());
+    let s = serve(&db);
+    for id in &acked {
+        let (status, row) = get(&s.base, &format!("/api/submissions/{id}"));
+        assert_eq!(status, 200, "acknowledged submission {id} was lost after kill -9: {row}");
+    }
+}
