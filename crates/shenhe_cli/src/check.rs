@@ -43,25 +43,75 @@ impl Sink<'_> {
     }
 }
 
-fn run_stream(rules: &RuleSet, pack: Option<&str>, name: &str, reader: impl BufRead, sink: &mut Sink<'_>) -> io::Result<()> {
-    for (i, line) in reader.lines().enumerate() {
+/// Lines judged per round. Memory stays bounded by this many submissions
+/// and reports, however long the stream is.
+const CHUNK: usize = 512;
+
+/// Judges one round of lines on every core; results come back in input order.
+fn judge(rules: &RuleSet, pack: Option<&str>, name: &str, chunk: &[(usize, String)]) -> Vec<Result<Report, String>> {
+    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let one = |(i, line): &(usize, String)| {
         let source = format!("{name}:{}", i + 1);
-        let line = match line {
-            Ok(l) => l,
-            Err(e) => {
-                sink.bad(&format!("{source}: cannot read: {e}"));
+        shenhe::api::parse_submission(&source, line)
+            .map(|v| rules.evaluate(&v, pack))
+            .map_err(|e| e.to_string())
+    };
+    if workers == 1 || chunk.len() < 2 * workers {
+        return chunk.iter().map(one).collect();
+    }
+    let per = chunk.len().div_ceil(workers);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = chunk
+            .chunks(per)
+            .map(|part| (part, s.spawn(move || part.iter().map(one).collect::<Vec<_>>())))
+            .collect();
+        parts
+            .into_iter()
+            .flat_map(|(part, handle)| {
+                handle.join().unwrap_or_else(|_| {
+                    part.iter()
+                        .map(|(i, _)| Err(format!("{name}:{}: internal error: a worker stopped", i + 1)))
+                        .collect()
+                })
+            })
+            .collect()
+    })
+}
+
+fn run_stream(rules: &RuleSet, pack: Option<&str>, name: &str, reader: impl BufRead, sink: &mut Sink<'_>) -> io::Result<()> {
+    let mut lines = reader.lines().enumerate();
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        let mut read_error = None;
+        let mut exhausted = true;
+        for (i, line) in lines.by_ref() {
+            match line {
+                Ok(l) if l.trim().is_empty() => {}
+                Ok(l) => chunk.push((i, l)),
+                Err(e) => {
+                    read_error = Some(format!("{name}:{}: cannot read: {e}", i + 1));
+                    break;
+                }
+            }
+            if chunk.len() == CHUNK {
+                exhausted = false;
                 break;
             }
-        };
-        if line.trim().is_empty() {
-            continue;
         }
-        match shenhe::api::parse_submission(&source, &line) {
-            Ok(v) => sink.report(&source, &rules.evaluate(&v, pack))?,
-            Err(e) => sink.bad(&e.to_string()),
+        for ((i, _), result) in chunk.iter().zip(judge(rules, pack, name, &chunk)) {
+            match result {
+                Ok(report) => sink.report(&format!("{name}:{}", i + 1), &report)?,
+                Err(message) => sink.bad(&message),
+            }
+        }
+        if let Some(message) = read_error {
+            sink.bad(&message);
+            return Ok(());
+        }
+        if exhausted {
+            return Ok(());
         }
     }
-    Ok(())
 }
 
 pub fn run(rules_path: &Path, pack: Option<&str>, text: bool, files: &[PathBuf]) -> Result<ExitCode> {

@@ -20,11 +20,14 @@ fn shenhe(args: &[&str], stdin: Option<&str>) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    if let Some(text) = stdin {
-        child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
+    // Feed stdin from a thread, so a long input cannot deadlock against the
+    // child's full stdout pipe.
+    let mut pipe = child.stdin.take().unwrap();
+    let text = stdin.unwrap_or_default().to_owned();
+    let writer = std::thread::spawn(move || pipe.write_all(text.as_bytes()));
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap().unwrap();
+    out
 }
 
 fn stdout(o: &Output) -> String {
@@ -122,4 +125,38 @@ fn cli_test_runs_every_fixture() {
     let out = stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{out}");
     assert!(out.lines().last().unwrap().ends_with("passed, 0 failed"), "{out}");
+}
+
+#[test]
+fn cli_check_long_ndjson_keeps_input_order_across_workers() {
+    // More lines than one round (512), judged on every core: reports must come
+    // out in input order, blank lines skipped, a bad line reported by number.
+    let ok = std::fs::read_to_string(root().join("tests/samples/nt-team-ok.json")).unwrap();
+    let four = std::fs::read_to_string(root().join("tests/samples/nt-team-four-members.json")).unwrap();
+    let (ok, four) = (
+        ok.split_whitespace().collect::<Vec<_>>().join(" "),
+        four.split_whitespace().collect::<Vec<_>>().join(" "),
+    );
+    let mut input = String::new();
+    for i in 0..1100 {
+        match i {
+            700 => input.push_str("{not json\n"),
+            300 | 900 => input.push('\n'),
+            _ if i % 3 == 0 => input.push_str(&format!("{four}\n")),
+            _ => input.push_str(&format!("{ok}\n")),
+        }
+    }
+    let out = shenhe(&["check", "-"], Some(&input));
+    assert_eq!(out.status.code(), Some(2), "a bad line makes the exit code 2");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("-:701:"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let reports: Vec<serde_json::Value> = stdout(&out).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let expected: Vec<bool> = (0..1100).filter(|i| ![300, 700, 900].contains(i)).map(|i| i % 3 == 0).collect();
+    assert_eq!(reports.len(), expected.len());
+    for (k, (r, rejected)) in reports.iter().zip(expected).enumerate() {
+        assert_eq!(r["status"] == "rejected", rejected, "report {k} is out of order");
+    }
 }

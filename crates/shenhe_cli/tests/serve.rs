@@ -33,21 +33,15 @@ impl Drop for Server {
 
 /// Starts `shenhe serve` on a free port with `db`, and waits for it to listen.
 fn serve(db: &Path) -> Server {
+    serve_with(db, &["--max-body", "65536"])
+}
+
+fn serve_with(db: &Path, extra: &[&str]) -> Server {
     let mut child = Command::new(BIN)
         .current_dir(root())
-        .args([
-            "serve",
-            "--rules",
-            "rules",
-            "--www",
-            "www",
-            "--addr",
-            "127.0.0.1:0",
-            "--max-body",
-            "65536",
-            "--db",
-        ])
+        .args(["serve", "--rules", "rules", "--www", "www", "--addr", "127.0.0.1:0", "--db"])
         .arg(db)
+        .args(extra)
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn shenhe serve");
@@ -246,4 +240,17 @@ fn serve_kill_9_loses_no_acknowledged_submission() {
         let (status, row) = get(&s.base, &format!("/api/submissions/{id}"));
         assert_eq!(status, 200, "acknowledged submission {id} was lost after kill -9: {row}");
     }
+}
+
+#[test]
+fn serve_per_request_time_limit_answers_503_with_a_json_error() {
+    // A 1 ms limit cannot fit the 200-row Shanxi report (about 17 ms in release).
+    let s = serve_with(&temp_db("timeout"), &["--timeout-ms", "1"]);
+    let big = std::fs::read_to_string(root().join("tests/samples/bench/shanxi-200-rows.json")).unwrap();
+    let (status, answer) = post(&s.base, "/api/validate", "application/json", &big);
+    assert_eq!(status, 503, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["error"], "timeout");
+    // The server is still up and answers the next request.
+    assert_eq!(get(&s.base, "/api/packs").0, 200);
 }
