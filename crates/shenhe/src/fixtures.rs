@@ -211,12 +211,13 @@ pub fn run_case(rules: &RuleSet, case: &Case, load_base: &dyn Fn(&str) -> Result
 pub fn all_paths(doc: &Value) -> Vec<String> {
     fn walk(v: &Value, prefix: &str, out: &mut Vec<String>) {
         let children: Vec<(String, &Value)> = match v {
-            Value::Object(m) => m.iter().map(|(k, x)| (crate::input::to_pointer(k), x)).collect(),
-            Value::Array(a) => a.iter().enumerate().map(|(i, x)| (format!("/{i}"), x)).collect(),
+            Value::Object(m) => m.iter().map(|(k, x)| (k.clone(), x)).collect(),
+            Value::Array(a) => a.iter().enumerate().map(|(i, x)| (i.to_string(), x)).collect(),
             _ => return,
         };
         for (token, x) in children {
-            let p = format!("{prefix}{token}");
+            let mut p = format!("{prefix}/");
+            crate::pointer::escape_into(&mut p, &token);
             out.push(p.clone());
             walk(x, &p, out);
         }
@@ -258,9 +259,10 @@ pub fn mutations<'a>(doc: &'a Value, values: &'a [Value]) -> impl Iterator<Item 
         let removed = {
             let mut d = doc.clone();
             let (parent, key) = p.rsplit_once('/').unwrap_or(("", ""));
+            let key = crate::pointer::unescape(key);
             match d.pointer_mut(parent) {
                 Some(Value::Object(m)) => {
-                    m.shift_remove(&key.replace("~1", "/").replace("~0", "~"));
+                    m.shift_remove(&key);
                 }
                 Some(Value::Array(a)) => {
                     if let Ok(i) = key.parse::<usize>()

@@ -52,7 +52,7 @@ pub fn path_tokens(path: &str) -> Vec<String> {
     if p.is_empty() {
         return Vec::new();
     }
-    p.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect()
+    p.split('/').map(crate::pointer::unescape).collect()
 }
 
 /// The JSON Pointer for a form path (`members/0/name` → `/members/0/name`).
@@ -61,7 +61,7 @@ pub fn to_pointer(path: &str) -> String {
     let mut out = String::new();
     for t in path_tokens(path) {
         out.push('/');
-        out.push_str(&t.replace('~', "~0").replace('/', "~1"));
+        crate::pointer::escape_into(&mut out, &t);
     }
     out
 }

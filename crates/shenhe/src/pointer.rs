@@ -6,8 +6,8 @@ use std::cmp::Ordering;
 use rhai::Dynamic;
 use serde_json::Value;
 
-/// Escapes one reference token (`~` → `~0`, `/` → `~1`).
-fn escape_into(out: &mut String, token: &str) {
+/// Appends one reference token, escaped (`~` → `~0`, `/` → `~1`).
+pub(crate) fn escape_into(out: &mut String, token: &str) {
     for c in token.chars() {
         match c {
             '~' => out.push_str("~0"),
@@ -39,7 +39,12 @@ pub fn tokens(pointer: &str) -> Option<Vec<String>> {
         return Some(Vec::new());
     }
     let rest = pointer.strip_prefix('/')?;
-    Some(rest.split('/').map(|t| t.replace("~1", "/").replace("~0", "~")).collect())
+    Some(rest.split('/').map(unescape).collect())
+}
+
+/// Unescapes one reference token (`~1` → `/`, then `~0` → `~`).
+pub(crate) fn unescape(token: &str) -> String {
+    token.replace("~1", "/").replace("~0", "~")
 }
 
 /// One step of a document position: an existing member by its index in the

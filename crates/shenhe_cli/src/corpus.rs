@@ -42,12 +42,8 @@ pub fn run(rules: &Path, out: &Path, names_out: &Path) -> Result<ExitCode> {
                 count += 1;
             }
         }
-        let mut bases: Vec<_> = fs::read_dir(tests.join("base"))
-            .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
-            .unwrap_or_default();
-        bases.sort();
-        for base in bases.iter().filter(|p| p.extension().is_some_and(|x| x == "json")) {
-            let doc = load::read_json(base).map_err(anyhow::Error::msg)?;
+        for base in load::base_files(dir) {
+            let doc = load::read_json(&base).map_err(anyhow::Error::msg)?;
             let base_name = base.file_name().unwrap_or_default().to_string_lossy();
             // Every path of a small base; an even spread over a large one, so
             // each base gives at most MUTATIONS_PER_BASE submissions.

@@ -104,6 +104,16 @@ pub fn fixture_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// A pack's fixture bases (`tests/base/*.json`), sorted; none if there is no such directory.
+pub fn base_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<_> = fs::read_dir(dir.join("tests").join("base"))
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default();
+    files.retain(|p: &PathBuf| p.extension().is_some_and(|x| x == "json"));
+    files.sort();
+    files
+}
+
 /// Reads a JSON file, for fixture bases (errors as text, as fixtures report them).
 pub fn read_json(p: &Path) -> std::result::Result<serde_json::Value, String> {
     let text = fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;

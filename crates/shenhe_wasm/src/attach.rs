@@ -85,7 +85,7 @@ pub struct Binding {
 impl Binding {
     /// Validates now and renders; returns the report object.
     pub fn validate(&self) -> Result<JsValue, JsValue> {
-        let report = run(&self.state);
+        let (_, report) = run(&self.state);
         JSON::parse(&report.to_string())
     }
 
@@ -321,13 +321,14 @@ fn collect(state: &State) -> (Value, HashMap<String, Element>) {
 
 // ---------------------------------------------------------------- report → DOM
 
-fn run(state: &Rc<State>) -> Value {
+/// Collects, validates and renders; returns the submission and its report.
+fn run(state: &Rc<State>) -> (Value, Value) {
     let (doc, at) = collect(state);
-    let report: Value = serde_json::from_str(&state.rules.evaluate(&doc, None).to_json()).unwrap_or(Value::Null);
+    let report = serde_json::to_value(state.rules.evaluate(&doc, None)).unwrap_or(Value::Null);
     render(state, &report, &at);
     dispatch(state, "shenhe:report", &report);
     *state.last.borrow_mut() = Some(report.clone());
-    report
+    (doc, report)
 }
 
 fn dispatch(state: &State, name: &str, detail: &Value) {
@@ -663,7 +664,7 @@ fn on_submit(state: &Rc<State>, event: Event) {
     if let Some(t) = state.timer.take() {
         state.window.clear_timeout_with_handle(t);
     }
-    let report = run(state);
+    let (submission, report) = run(state);
     let has = |sev: &str| findings(&report).iter().any(|f| f["severity"] == sev);
     let unexplained = findings(&report).iter().any(|f| f["severity"] == "warning" && f["explained"] == false);
     if has("error") || (state.options.require_explanations && unexplained) {
@@ -681,7 +682,6 @@ fn on_submit(state: &Rc<State>, event: Event) {
         }
         return;
     }
-    let (submission, _) = collect(state);
     let body = json!({ "bundle_hash": report["pack"]["hash"], "submission": submission });
     let Some(endpoint) = state.options.endpoint.clone() else {
         dispatch(state, "shenhe:submit", &body);
