@@ -1,7 +1,7 @@
 // End-to-end, as a clerk would: the demo portal served by `shenhe serve`,
 // driven in headless Debian Chromium. Screenshots go to out/screenshots/.
-import { spawn } from "node:child_process";
-import { mkdirSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
 import { BIN, OUT, ROOT, WWW, launchChromium } from "./lib.mjs";
@@ -138,6 +138,26 @@ try {
   check(await page.locator("#pack").inputValue() === "national-medical-team-2024", "the pack picker shows the pack being edited");
   check((await page.locator("#verdict").getAttribute("class")).includes("stale"), "the last report is marked stale while the pack does not compile");
   await page.screenshot({ path: path.join(SHOTS, "05-playground-compile-error.png"), fullPage: true });
+
+  console.log("batch summary (shenhe check --format html)");
+  const run = spawnSync(BIN, ["check", "--format", "html", "--registry", "tests/samples/sheets/quangang-registry.csv",
+    "tests/samples/sheets/qz-monthly.xlsx", "tests/samples/sheets/nt-teams.csv"], { cwd: ROOT, encoding: "utf8" });
+  check(run.status === 0 && run.stdout.startsWith("<!doctype html>"), `the summary is written; no submission is rejected, exit 0 (got ${run.status}; ${run.stderr.trim()})`);
+  const summary = path.join(OUT, "batch-summary.html");
+  writeFileSync(summary, run.stdout);
+  const requests = [];
+  page.on("request", (r) => requests.push(r.url()));
+  await page.goto(`file://${summary}`);
+  check(requests.length === 1, `the page loads nothing besides itself (${requests.length} request(s))`);
+  const charts = await page.evaluate(() => [...document.querySelectorAll("svg")].map((s) => ({
+    h: s.getBoundingClientRect().height, bars: s.querySelectorAll("rect").length, labels: [...s.querySelectorAll("text")].map((t) => t.textContent) })));
+  check(charts.length === 2 && charts.every((c) => c.h > 0 && c.bars > 0), "both charts render with bars");
+  check(charts[0].labels.includes("NT-15") && charts[0].labels.includes("QZ-03"), "the per-rule chart shows the cross-record rules");
+  check(charts[1].labels.includes("南埔镇卫生院"), "the per-jurisdiction chart names the recipients");
+  const text = await page.locator("body").innerText();
+  check(text.includes("nt-teams.csv!C58") && text.includes("委属医院0003"), "the NT-15 finding cites the hospital's cell");
+  check(/services_total\s+\d+/.test(text), "the roll-ups show the totals");
+  await page.screenshot({ path: path.join(SHOTS, "06-batch-summary.png"), fullPage: true });
 } finally {
   await browser.close();
   server.kill("SIGTERM");

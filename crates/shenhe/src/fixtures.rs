@@ -12,6 +12,10 @@ use crate::{Report, RuleSet, Severity, Status};
 pub struct ExpectedFinding {
     /// Rule id.
     pub rule: String,
+    /// Batch cases only: the record (0-based index in `submissions`), or
+    /// absent for a finding about the whole batch.
+    #[serde(default)]
+    pub record: Option<u64>,
     /// Exact path, if given.
     #[serde(default)]
     pub path: Option<String>,
@@ -71,6 +75,10 @@ pub struct Case {
 
 /// Parses a fixture file: one case, or an array of cases.
 pub fn parse_cases(text: &str) -> Result<Vec<Case>, String> {
+    one_or_many(text)
+}
+
+fn one_or_many<T: serde::de::DeserializeOwned>(text: &str) -> Result<Vec<T>, String> {
     let v: Value = serde_json::from_str(text).map_err(|e| format!("line {}, column {}: {e}", e.line(), e.column()))?;
     let cases = if v.is_array() {
         serde_json::from_value(v)
@@ -114,10 +122,22 @@ pub fn build_submission(case: &Case, load_base: &dyn Fn(&str) -> Result<Value, S
 }
 
 fn finding_matches(f: &crate::Finding, e: &ExpectedFinding) -> bool {
-    f.rule == e.rule
-        && e.path.as_ref().is_none_or(|p| *p == f.path)
-        && e.severity.is_none_or(|s| s == f.severity)
-        && e.params.as_ref().is_none_or(|ps| ps.iter().all(|(k, v)| f.params.get(k) == Some(v)))
+    same_finding(
+        (&f.rule, &f.path, f.severity, &f.params),
+        (&e.rule, e.path.as_ref(), e.severity, e.params.as_ref()),
+    )
+}
+
+type Got<'a> = (&'a String, &'a String, Severity, &'a Map<String, Value>);
+type Want<'a> = (&'a String, Option<&'a String>, Option<Severity>, Option<&'a Map<String, Value>>);
+
+/// A finding against an expectation: the rule, and the path, severity and
+/// parameters where the expectation gives them.
+fn same_finding(got: Got<'_>, want: Want<'_>) -> bool {
+    got.0 == want.0
+        && want.1.is_none_or(|p| p == got.1)
+        && want.2.is_none_or(|s| s == got.2)
+        && want.3.is_none_or(|ps| ps.iter().all(|(k, v)| got.3.get(k) == Some(v)))
 }
 
 fn describe(e: &ExpectedFinding) -> String {
@@ -284,4 +304,114 @@ pub fn mutations<'a>(doc: &'a Value, values: &'a [Value]) -> impl Iterator<Item 
         });
         std::iter::once(removed).chain(replaced)
     })
+}
+
+/// One submission of a batch case: inline, or a base plus a patch.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchItem {
+    /// A base submission file, relative to `tests/`.
+    #[serde(default)]
+    pub base: Option<String>,
+    /// The submission itself.
+    #[serde(default)]
+    pub submission: Option<Value>,
+    /// RFC 6902 operations applied to the base.
+    #[serde(default)]
+    pub patch: Option<json_patch::Patch>,
+}
+
+/// What the cross-record findings must be.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchExpect {
+    /// Findings that must be present.
+    #[serde(default)]
+    pub findings: Vec<ExpectedFinding>,
+    /// When true, `findings` is the complete list.
+    #[serde(default)]
+    pub exact: bool,
+}
+
+/// A batch fixture (`tests/batch/*.json`): several submissions judged
+/// together, with an optional registry, and the cross-record findings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BatchCase {
+    /// Unique name.
+    pub name: String,
+    /// What the case shows.
+    #[serde(default)]
+    pub description: String,
+    /// The reference list the coverage rules read (`--registry`).
+    #[serde(default)]
+    pub registry: Option<Value>,
+    /// The submissions, in batch order.
+    pub submissions: Vec<BatchItem>,
+    /// The expectation.
+    pub expect: BatchExpect,
+}
+
+/// Parses a batch fixture file: one case or an array of cases.
+pub fn parse_batch_cases(text: &str) -> Result<Vec<BatchCase>, String> {
+    one_or_many(text)
+}
+
+fn batch_matches(f: &crate::batch::BatchFinding, e: &ExpectedFinding) -> bool {
+    f.record == e.record
+        && same_finding(
+            (&f.rule, &f.path, f.severity, &f.params),
+            (&e.rule, e.path.as_ref(), e.severity, e.params.as_ref()),
+        )
+}
+
+/// Runs one batch case; the failures list is empty when it passed. Also
+/// returns the batch findings, for coverage counting.
+#[must_use]
+pub fn run_batch_case(rules: &RuleSet, case: &BatchCase, load_base: &dyn Fn(&str) -> Result<Value, String>) -> (Vec<String>, Vec<crate::batch::BatchFinding>) {
+    let mut batch = crate::batch::Batch::new(rules, case.registry.clone());
+    for (i, item) in case.submissions.iter().enumerate() {
+        let as_case = Case {
+            name: case.name.clone(),
+            description: String::new(),
+            base: item.base.clone(),
+            submission: item.submission.clone(),
+            patch: item.patch.clone(),
+            pack: None,
+            expect: Expect::default(),
+        };
+        match build_submission(&as_case, load_base) {
+            Ok(doc) => {
+                let (report, record) = rules.evaluate_for_batch(&doc, None);
+                batch.add(format!("#{i}"), &report, record, None);
+            }
+            Err(e) => return (vec![format!("submission {i}: {e}")], Vec::new()),
+        }
+    }
+    let report = batch.finish();
+    let got = || {
+        report
+            .findings
+            .iter()
+            .map(|f| format!("{} {} record {:?} {:?}", f.rule, f.severity.as_str(), f.record, f.path))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut failures = Vec::new();
+    for e in &case.expect.findings {
+        if !report.findings.iter().any(|f| batch_matches(f, e)) {
+            failures.push(format!("missing batch finding {} record {:?} [got: {}]", e.rule, e.record, got()));
+        }
+    }
+    if case.expect.exact {
+        for f in &report.findings {
+            if !case.expect.findings.iter().any(|e| batch_matches(f, e)) {
+                failures.push(format!(
+                    "unexpected batch finding {} record {:?} at {:?}: {}",
+                    f.rule, f.record, f.path, f.message
+                ));
+            }
+        }
+    }
+    (failures, report.findings)
 }

@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod batch;
 mod engine;
 mod error;
 pub mod fixtures;
@@ -20,6 +21,7 @@ pub mod pointer;
 pub mod report;
 mod ruleset;
 mod schema;
+pub mod sheet;
 
 pub use error::Error;
 pub use pack::{Manifest, PackSource};

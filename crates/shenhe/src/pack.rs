@@ -115,6 +115,27 @@ pub struct Manifest {
     /// Catalogue rules this pack does not check.
     #[serde(default)]
     pub not_implemented: Vec<NotImplemented>,
+    /// Derived figures rolled up over a batch (the batch summary).
+    #[serde(default, skip_serializing_if = "Rollup::is_empty")]
+    pub rollup: Rollup,
+}
+
+/// Which derived figures a batch summary adds up and which it averages.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Rollup {
+    /// Counts summed over the batch (total person-times).
+    pub sum: Vec<String>,
+    /// Rates and shares averaged over the submissions that have them.
+    pub mean: Vec<String>,
+}
+
+impl Rollup {
+    /// Nothing to roll up.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.sum.is_empty() && self.mean.is_empty()
+    }
 }
 
 /// One Rhai script of a pack.
@@ -146,6 +167,12 @@ pub struct PackSource {
     pub derive: Option<Script>,
     /// `rules/*.rhai`, sorted by file name.
     pub rules: Vec<Script>,
+    /// `batch/*.rhai`: cross-record rules over a batch, sorted by file name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub batch: Vec<Script>,
+    /// `columns.toml`: how county spreadsheets map onto the form.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Value>,
     /// `sha256:` hash of everything above; filled in by [`PackSource::seal`].
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hash: String,
@@ -182,6 +209,8 @@ impl PackSource {
         let mut lib = None;
         let mut derive = None;
         let mut rules = Vec::new();
+        let mut batch = Vec::new();
+        let mut columns = None;
         for (path, text) in files {
             let path = path.replace('\\', "/");
             match path.as_str() {
@@ -197,6 +226,10 @@ impl PackSource {
                     params = toml_to_json(toml::Value::Table(t));
                 }
                 "messages.toml" => messages = parse_toml(&path, text)?,
+                "columns.toml" => {
+                    let t: toml::Table = parse_toml(&path, text)?;
+                    columns = Some(toml_to_json(toml::Value::Table(t)));
+                }
                 "lib.rhai" => {
                     lib = Some(Script {
                         file: path,
@@ -213,10 +246,15 @@ impl PackSource {
                     file: path,
                     source: text.to_owned(),
                 }),
+                p if p.starts_with("batch/") && p.ends_with(".rhai") => batch.push(Script {
+                    file: path,
+                    source: text.to_owned(),
+                }),
                 _ => {}
             }
         }
         rules.sort_by(|a, b| a.file.cmp(&b.file));
+        batch.sort_by(|a, b| a.file.cmp(&b.file));
         let manifest = manifest.ok_or_else(|| Error::PackFile {
             file: "pack.toml".into(),
             message: "missing".into(),
@@ -234,6 +272,8 @@ impl PackSource {
             lib,
             derive,
             rules,
+            batch,
+            columns,
             hash: String::new(),
         }
         .seal())

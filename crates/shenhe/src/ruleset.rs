@@ -95,6 +95,7 @@ pub struct CompiledPack {
     params: Dynamic,
     derive: Option<AST>,
     rules: Vec<CompiledRule>,
+    batch: Vec<CompiledRule>,
     messages: BTreeMap<String, Message>,
     source: PackSource,
 }
@@ -109,8 +110,21 @@ fn compile_scope() -> Scope<'static> {
     scope
 }
 
+/// Names a batch rule sees.
+fn batch_scope() -> Scope<'static> {
+    let mut scope = Scope::new();
+    scope.push_dynamic("records", Dynamic::UNIT);
+    scope.push_dynamic("params", Dynamic::UNIT);
+    scope.push_dynamic("registry", Dynamic::UNIT);
+    scope
+}
+
 fn compile_script(engine: &Engine, pack: &str, file: &str, source: &str) -> Result<AST, Error> {
-    engine.compile_with_scope(&compile_scope(), source).map_err(|e| {
+    compile_in(engine, &compile_scope(), pack, file, source)
+}
+
+fn compile_in(engine: &Engine, scope: &Scope<'_>, pack: &str, file: &str, source: &str) -> Result<AST, Error> {
+    engine.compile_with_scope(scope, source).map_err(|e| {
         let pos = e.position();
         Error::RuleCompile {
             pack: pack.to_owned(),
@@ -166,23 +180,34 @@ impl CompiledPack {
             Some(s) => Some(with_lib(compile_script(&engine, &m.id, &s.file, &s.source)?)),
             None => None,
         };
-        let mut rules = Vec::with_capacity(source.rules.len());
         let mut seen = BTreeMap::new();
-        for s in &source.rules {
-            let meta = RuleMeta::parse(&s.file, &s.source)?;
-            if let Some(other) = seen.insert(meta.id.clone(), s.file.clone()) {
-                return Err(Error::RuleHeader {
-                    file: s.file.clone(),
-                    message: format!("rule id {} is already declared by {other}", meta.id),
-                });
-            }
-            for key in std::iter::once(meta.id.clone()).chain(meta.variants.keys().map(|v| format!("{}.{v}", meta.id))) {
-                if !source.messages.contains_key(&key) {
-                    return Err(Error::MissingMessage { pack: m.id.clone(), key });
+        let mut compile_rules = |scripts: &[crate::pack::Script], scope: &Scope<'_>| -> Result<Vec<CompiledRule>, Error> {
+            let mut out = Vec::with_capacity(scripts.len());
+            for s in scripts {
+                let meta = RuleMeta::parse(&s.file, &s.source)?;
+                if let Some(other) = seen.insert(meta.id.clone(), s.file.clone()) {
+                    return Err(Error::RuleHeader {
+                        file: s.file.clone(),
+                        message: format!("rule id {} is already declared by {other}", meta.id),
+                    });
                 }
+                for key in std::iter::once(meta.id.clone()).chain(meta.variants.keys().map(|v| format!("{}.{v}", meta.id))) {
+                    if !source.messages.contains_key(&key) {
+                        return Err(Error::MissingMessage { pack: m.id.clone(), key });
+                    }
+                }
+                let ast = with_lib(compile_in(&engine, scope, &m.id, &s.file, &s.source)?);
+                out.push(CompiledRule { meta, ast });
             }
-            let ast = with_lib(compile_script(&engine, &m.id, &s.file, &s.source)?);
-            rules.push(CompiledRule { meta, ast });
+            Ok(out)
+        };
+        let rules = compile_rules(&source.rules, &compile_scope())?;
+        let batch = compile_rules(&source.batch, &batch_scope())?;
+        if let Some(columns) = &source.columns {
+            crate::sheet::Mapping::from_value(columns).map_err(|e| Error::PackFile {
+                file: "columns.toml".into(),
+                message: e.to_string(),
+            })?;
         }
         Ok(Self {
             manifest: source.manifest.clone(),
@@ -192,6 +217,7 @@ impl CompiledPack {
             params,
             derive,
             rules,
+            batch,
             messages: source.messages.clone(),
             source,
         })
@@ -215,9 +241,20 @@ impl CompiledPack {
         &self.source
     }
 
-    /// The rules this pack checks.
+    /// The rules this pack checks on each submission.
     pub fn rules(&self) -> impl Iterator<Item = &RuleMeta> {
         self.rules.iter().map(|r| &r.meta)
+    }
+
+    /// The cross-record rules this pack checks over a batch.
+    pub fn batch_rules(&self) -> impl Iterator<Item = &RuleMeta> {
+        self.batch.iter().map(|r| &r.meta)
+    }
+
+    /// The spreadsheet column mapping (`columns.toml`), if the pack has one.
+    #[must_use]
+    pub fn mapping(&self) -> Option<crate::sheet::Mapping> {
+        self.source.columns.as_ref().and_then(|c| crate::sheet::Mapping::from_value(c).ok())
     }
 
     fn pack_ref(&self) -> PackRef {
@@ -250,6 +287,13 @@ impl CompiledPack {
     /// is a finding.
     #[must_use]
     pub fn evaluate(&self, submission: &Value) -> Report {
+        self.evaluate_for_batch(submission).0
+    }
+
+    /// [`CompiledPack::evaluate`], and the submission's batch record: the
+    /// `_batch` map derive.rhai computes (what the cross-record rules read).
+    #[must_use]
+    pub fn evaluate_for_batch(&self, submission: &Value) -> (Report, Option<Value>) {
         let mut findings = schema::findings(&self.validator, submission);
         let mut derived_map = rhai::Map::new();
         // A non-object submission can only have SCHEMA findings; rules expect an object.
@@ -298,7 +342,58 @@ impl CompiledPack {
             }
         }
         let derived = self.derived_json(&derived_map);
-        finish(Some(self.pack_ref()), submission, findings, derived)
+        let record = derived_map.get("_batch").map(dynamic_to_json);
+        (finish(Some(self.pack_ref()), submission, findings, derived), record)
+    }
+
+    /// Runs the cross-record rules over this pack's records, each an object
+    /// with at least `index` (its place in the whole batch). A rule points
+    /// at a record with `ptr(r.index, "field", …)`, and at the whole batch
+    /// with `""`. `registry` is the caller's reference list, or `()`.
+    #[must_use]
+    pub fn run_batch(&self, records: &[Value], registry: Option<&Value>) -> Vec<crate::batch::BatchFinding> {
+        let mut out = Vec::new();
+        if self.batch.is_empty() {
+            return out;
+        }
+        let known: std::collections::BTreeSet<u64> = records.iter().filter_map(|r| r.get("index").and_then(Value::as_u64)).collect();
+        let mut scope = Scope::new();
+        scope.push_constant_dynamic("records", Dynamic::from_array(records.iter().map(to_script_value).collect()));
+        scope.push_constant_dynamic("params", self.params.clone());
+        scope.push_constant_dynamic("registry", registry.map_or(Dynamic::UNIT, to_script_value));
+        let base = scope.len();
+        for rule in &self.batch {
+            helpers::drain_emitted();
+            let outcome = self.engine.run_ast_with_scope(&mut scope, &rule.ast);
+            let emitted = helpers::drain_emitted();
+            scope.rewind(base);
+            let findings: Vec<Finding> = match outcome {
+                Ok(()) => emitted.into_iter().map(|e| self.finding(&rule.meta, e)).collect(),
+                Err(e) => {
+                    let f = classify(e, &self.manifest.limits);
+                    vec![self.engine_finding(&rule.meta.id, f.code, &f.detail_zh, &f.detail, f.line, f.column)]
+                }
+            };
+            for f in findings {
+                out.push(self.batch_finding(f, &known));
+            }
+        }
+        out
+    }
+
+    /// Splits a batch finding's path into the record and the path inside it.
+    fn batch_finding(&self, f: Finding, known: &std::collections::BTreeSet<u64>) -> crate::batch::BatchFinding {
+        let tokens = pointer::tokens(&f.path).unwrap_or_default();
+        let (record, path) = match tokens.first().map(|t| t.parse::<u64>()) {
+            None => (None, String::new()),
+            Some(Ok(i)) if known.contains(&i) => (Some(i), f.path[1 + tokens[0].len()..].to_owned()),
+            Some(_) => {
+                let detail = format!("a batch finding's path must start with a record index, got {:?}", f.path);
+                let e = self.engine_finding(&f.rule, "rule.runtime", "批量规则给出的路径不是记录序号", &detail, None, None);
+                return crate::batch::BatchFinding::new(&self.manifest.id, None, String::new(), e);
+            }
+        };
+        crate::batch::BatchFinding::new(&self.manifest.id, record, path, f)
     }
 
     fn derived_json(&self, map: &rhai::Map) -> Map<String, Value> {
@@ -446,6 +541,12 @@ impl RuleSet {
     /// or with `forced` when given. No match gives a `PACK-NONE` report.
     #[must_use]
     pub fn evaluate(&self, submission: &Value, forced: Option<&str>) -> Report {
+        self.evaluate_for_batch(submission, forced).0
+    }
+
+    /// [`RuleSet::evaluate`], and the batch record (see [`CompiledPack::evaluate_for_batch`]).
+    #[must_use]
+    pub fn evaluate_for_batch(&self, submission: &Value, forced: Option<&str>) -> (Report, Option<Value>) {
         let form = submission.get("form").and_then(Value::as_str);
         let policy = submission.get("policy").and_then(Value::as_object);
         let chosen = match forced {
@@ -453,8 +554,8 @@ impl RuleSet {
             None => self.packs.iter().find(|p| p.matches(form, policy)),
         };
         match chosen {
-            Some(p) => p.evaluate(submission),
-            None => finish(None, submission, vec![pack_none(form, policy, forced)], Map::new()),
+            Some(p) => p.evaluate_for_batch(submission),
+            None => (finish(None, submission, vec![pack_none(form, policy, forced)], Map::new()), None),
         }
     }
 }

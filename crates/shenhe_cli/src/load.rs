@@ -104,14 +104,23 @@ pub fn fixture_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// A pack's fixture bases (`tests/base/*.json`), sorted; none if there is no such directory.
-pub fn base_files(dir: &Path) -> Vec<PathBuf> {
-    let mut files: Vec<_> = fs::read_dir(dir.join("tests").join("base"))
+/// A pack's batch fixtures (`tests/batch/*.json`), sorted; none without the directory.
+pub fn batch_fixture_files(dir: &Path) -> Vec<PathBuf> {
+    json_files(&dir.join("tests").join("batch"))
+}
+
+fn json_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<_> = fs::read_dir(dir)
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default();
     files.retain(|p: &PathBuf| p.extension().is_some_and(|x| x == "json"));
     files.sort();
     files
+}
+
+/// A pack's fixture bases (`tests/base/*.json`), sorted; none if there is no such directory.
+pub fn base_files(dir: &Path) -> Vec<PathBuf> {
+    json_files(&dir.join("tests").join("base"))
 }
 
 /// Reads a JSON file, for fixture bases (errors as text, as fixtures report them).

@@ -4,9 +4,11 @@
 mod check;
 mod corpus;
 mod export;
+mod html;
 mod load;
 mod render;
 mod serve;
+mod sheets;
 mod test_cmd;
 
 use std::{path::PathBuf, process::ExitCode};
@@ -30,6 +32,9 @@ enum Format {
     Text,
     /// The canonical JSON report (NDJSON for several inputs).
     Json,
+    /// A self-contained HTML summary of the batch (charts per rule and per
+    /// jurisdiction, roll-ups, cross-record findings), for officials.
+    Html,
 }
 
 #[derive(Subcommand)]
@@ -38,8 +43,21 @@ enum Command {
     ///
     /// One FILE prints one JSON report; several FILEs, a `.ndjson`/`.jsonl`
     /// file or `-` (NDJSON on stdin) print one report per line.
+    ///
+    /// Spreadsheets (`.csv`, `.xlsx`) are read with the column mapping of the
+    /// pack whose headers they have (`columns.toml`: the Chinese headers as
+    /// counties write them). Each submission's report then carries `source`
+    /// (file and rows) and each finding its `cell`, e.g. `Sheet1!D7`. CSV may
+    /// be UTF-8 or GBK/GB18030.
+    ///
+    /// Everything checked in one run is also a batch: cross-record rules
+    /// (NT-15 one team per hospital, QZ-06 one report per month, the coverage
+    /// of WH-09 and QZ-03 against --registry) run over it. Their findings are
+    /// in the batch report (--batch-report, the end of --format text, and
+    /// --format html), never in a submission's report, and they leave the
+    /// exit code alone: it follows the submissions' own reports.
     #[command(
-        after_help = "Examples:\n  shenhe check team.json\n  shenhe check --format text --rules rules/ a.json b.json\n  cat batch.ndjson | shenhe check -\n  shenhe check --rules national-medical-team-2024.bundle.json --pack national-medical-team-2024 team.json"
+        after_help = "Examples:\n  shenhe check team.json\n  shenhe check --format text --rules rules/ a.json b.json\n  cat batch.ndjson | shenhe check -\n  shenhe check --rules national-medical-team-2024.bundle.json --pack national-medical-team-2024 team.json\n  shenhe check --batch-report batch.json teams.xlsx > reports.ndjson\n  shenhe check --format html --registry quangang-institutions.csv 2022-monthly.xlsx > summary.html"
     )]
     Check {
         /// Rules: a directory of packs, one pack directory, or a bundle file.
@@ -51,7 +69,16 @@ enum Command {
         /// Output format.
         #[arg(long, value_enum, default_value_t = Format::Json)]
         format: Format,
-        /// Submission files (`-` for NDJSON on stdin).
+        /// Reference list for the coverage rules (WH-09 villages, QZ-03
+        /// institutions): a JSON array of objects or a CSV with columns
+        /// code/区划代码, name/名称, type/机构类别. Without it those rules are
+        /// skipped with an info finding.
+        #[arg(long, value_name = "FILE")]
+        registry: Option<PathBuf>,
+        /// Also write the batch report (JSON) to FILE.
+        #[arg(long, value_name = "FILE")]
+        batch_report: Option<PathBuf>,
+        /// Submission files: .json, .ndjson/.jsonl, .csv, .xlsx (`-` for NDJSON on stdin).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
@@ -151,7 +178,25 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Check { rules, pack, format, files } => check::run(&rules, pack.as_deref(), format == Format::Text, &files),
+        Command::Check {
+            rules,
+            pack,
+            format,
+            registry,
+            batch_report,
+            files,
+        } => check::run(&check::Options {
+            rules: &rules,
+            pack: pack.as_deref(),
+            output: match format {
+                Format::Json => check::Output::Json,
+                Format::Text => check::Output::Text,
+                Format::Html => check::Output::Html,
+            },
+            files: &files,
+            registry: registry.as_deref(),
+            batch_report: batch_report.as_deref(),
+        }),
         Command::Test { rules, filter } => test_cmd::run(&rules, filter.as_deref()),
         Command::Bundle { pack, output } => bundle(&pack, &output),
         Command::Export { rules, out } => export::run(&rules, &out),

@@ -3,14 +3,14 @@
 use std::fmt::Write;
 
 use owo_colors::OwoColorize;
-use shenhe::{Report, Severity, Status};
+use shenhe::{Report, Severity, Status, sheet::SourceMap};
 
 fn paint(s: &str, color: bool, f: impl Fn(&str) -> String) -> String {
     if color { f(s) } else { s.to_owned() }
 }
 
 /// Renders one report.
-pub fn text(source: &str, report: &Report, color: bool) -> String {
+pub fn text(source: &str, report: &Report, cells: Option<&SourceMap>, color: bool) -> String {
     let mut out = String::new();
     let status = match report.status {
         Status::Accepted => paint("accepted 通过", color, |s| s.green().bold().to_string()),
@@ -29,8 +29,11 @@ pub fn text(source: &str, report: &Report, color: bool) -> String {
             Severity::Info => ("i", paint("info   ", color, |s| s.blue().to_string())),
         };
         let explained = if f.explained { " [已说明 explained]" } else { "" };
-        let path = if f.path.is_empty() { "/" } else { &f.path };
-        let _ = writeln!(out, "  {mark} {sev} {:<9} {}{explained}", f.rule, paint(path, color, |s| s.cyan().to_string()));
+        let mut path = if f.path.is_empty() { "/".to_owned() } else { f.path.clone() };
+        if let Some(c) = cells {
+            path = format!("{} {path}", c.cite(&f.path));
+        }
+        let _ = writeln!(out, "  {mark} {sev} {:<9} {}{explained}", f.rule, paint(&path, color, |s| s.cyan().to_string()));
         let _ = writeln!(out, "      {}", f.message);
         let _ = writeln!(out, "      {}", paint(&f.message_en, color, |s| s.dimmed().to_string()));
     }

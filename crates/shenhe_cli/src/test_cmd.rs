@@ -12,6 +12,27 @@ use shenhe::fixtures::{self, Case};
 
 use crate::load;
 
+/// Whether a case runs: names are unique across packs (a repeated name is
+/// a failure), and `--filter` selects.
+#[allow(clippy::print_stdout, reason = "the test runner's output is its interface")]
+fn admit(names: &mut BTreeSet<String>, name: &str, filter: Option<&str>, failed: &mut usize) -> bool {
+    if !names.insert(name.to_owned()) {
+        println!("  FAIL {name}  (duplicate case name; names must be unique across packs)");
+        *failed += 1;
+        return false;
+    }
+    filter.is_none_or(|f| name.contains(f))
+}
+
+/// Prints a failed case and what went wrong.
+#[allow(clippy::print_stdout, reason = "the test runner's output is its interface")]
+fn print_failure(name: &str, file: &Path, failures: &[String]) {
+    println!("  FAIL {name}  ({})", file.file_name().unwrap_or_default().to_string_lossy());
+    for f in failures {
+        println!("       {f}");
+    }
+}
+
 #[allow(clippy::print_stdout, reason = "the test runner's output is its interface")]
 pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
     let (rules, packs) = load::load_rules(rules_path)?;
@@ -30,12 +51,7 @@ pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
             let text = std::fs::read_to_string(&file)?;
             let cases: Vec<Case> = fixtures::parse_cases(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             for case in cases {
-                if !names.insert(case.name.clone()) {
-                    println!("  FAIL {}  (duplicate case name; names must be unique across packs)", case.name);
-                    failed += 1;
-                    continue;
-                }
-                if filter.is_some_and(|f| !case.name.contains(f)) {
+                if !admit(&mut names, &case.name, filter, &mut failed) {
                     continue;
                 }
                 let result = fixtures::run_case(&rules, &case, &load_base);
@@ -53,18 +69,46 @@ pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
                     }
                 } else {
                     failed += 1;
-                    println!("  FAIL {}  ({})", result.name, file.file_name().unwrap_or_default().to_string_lossy());
-                    for f in &result.failures {
-                        println!("       {f}");
+                    print_failure(&result.name, &file, &result.failures);
+                }
+            }
+        }
+        // Cross-record rules: tests/batch/*.json.
+        for file in load::batch_fixture_files(dir) {
+            let text = std::fs::read_to_string(&file)?;
+            let cases = fixtures::parse_batch_cases(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            for case in cases {
+                if !admit(&mut names, &case.name, filter, &mut failed) {
+                    continue;
+                }
+                let (failures, found) = fixtures::run_batch_case(&rules, &case, &load_base);
+                if failures.is_empty() {
+                    passed += 1;
+                    println!("  ok   {}", case.name);
+                    for s in &pack.source.batch {
+                        let meta = shenhe::RuleMeta::parse(&s.file, &s.source)?;
+                        let n = found.iter().filter(|f| f.rule == meta.id).count();
+                        if n > 0 {
+                            *fires.entry(meta.id).or_default() += 1;
+                        } else if case.expect.exact {
+                            *quiet.entry(meta.id).or_default() += 1;
+                        }
                     }
+                } else {
+                    failed += 1;
+                    print_failure(&case.name, &file, &failures);
                 }
             }
         }
         if filter.is_none() {
-            for s in &pack.source.rules {
+            for s in pack.source.rules.iter().chain(&pack.source.batch) {
                 let meta = shenhe::RuleMeta::parse(&s.file, &s.source)?;
                 let (f, q) = (fires.get(&meta.id).copied().unwrap_or(0), quiet.get(&meta.id).copied().unwrap_or(0));
-                if f == 0 || q == 0 {
+                // A batch rule that only ever reports a figure (WH-09's coverage,
+                // always an info) has no case where it stays quiet.
+                let always_reports =
+                    pack.source.batch.contains(s) && meta.severity == shenhe::Severity::Info && meta.variants.values().all(|v| *v == shenhe::Severity::Info);
+                if f == 0 || (q == 0 && !always_reports) {
                     failed += 1;
                     println!(
                         "  FAIL coverage {}: {f} passing case(s) where it fires, {q} where it must not (each needs ≥1)",
