@@ -4,7 +4,7 @@
 
 use std::{
     fs::File,
-    io::{self, BufRead, BufReader, IsTerminal, Read, Write},
+    io::{self, BufReader, IsTerminal, Read, Write},
     path::{Path, PathBuf},
     process::ExitCode,
 };
@@ -13,12 +13,15 @@ use anyhow::{Context, Result, anyhow, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 use shenhe::{
-    Report, RuleSet, Severity,
+    Report, Severity,
     batch::{Batch, BatchReport},
-    sheet::{CellValue, Grouper, HEADER_SEARCH_ROWS, Mapping, SheetError, SourceMap, cell_ref, column_name},
+    sheet::SourceMap,
 };
 
-use crate::{html, load, render, sheets};
+use crate::{
+    batchrun::{self, Consumer, Input, Item, Judged, Runner},
+    html, load, render, sheets,
+};
 
 /// How `check` writes what it found.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -45,105 +48,18 @@ fn is_stream(path: &Path) -> bool {
     path.as_os_str() == "-" || path.extension().is_some_and(|e| e == "ndjson" || e == "jsonl")
 }
 
-enum Input {
-    /// A line or file of JSON text, parsed on a worker.
-    Text(String),
-    /// A submission built from sheet rows, and its cells.
-    Sheet(Value, SourceMap),
-}
-
-struct Item {
-    source: String,
-    /// The pack to use (a sheet's mapping names it), else `--pack`, else matching.
-    pack: Option<String>,
-    input: Input,
-}
-
-type Judged = Result<(Report, Option<Value>), String>;
-
-struct Pipeline<'a> {
-    rules: &'a RuleSet,
-    forced: Option<&'a str>,
+/// Prints each report as it comes and folds it into the batch.
+struct Printer<'a> {
     out: io::StdoutLock<'a>,
     output: Output,
     color: bool,
     batch: Batch<'a>,
-    chunk: Vec<Item>,
     progress: ProgressBar,
     any_error: bool,
     bad_input: bool,
-    from_sheet: bool,
 }
 
-/// Items judged per round. Memory stays bounded by this many submissions
-/// and reports, however long the input is.
-const CHUNK: usize = 512;
-
-fn judge_one(rules: &RuleSet, forced: Option<&str>, item: &Item) -> Judged {
-    let pack = item.pack.as_deref().or(forced);
-    match &item.input {
-        Input::Text(text) => shenhe::api::parse_submission(&item.source, text)
-            .map(|v| rules.evaluate_for_batch(&v, pack))
-            .map_err(|e| e.to_string()),
-        Input::Sheet(v, _) => Ok(rules.evaluate_for_batch(v, pack)),
-    }
-}
-
-/// Judges one round on every core; results come back in input order.
-fn judge(rules: &RuleSet, forced: Option<&str>, chunk: &[Item]) -> Vec<Judged> {
-    let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
-    if workers == 1 || chunk.len() < 2 * workers {
-        return chunk.iter().map(|i| judge_one(rules, forced, i)).collect();
-    }
-    let per = chunk.len().div_ceil(workers);
-    std::thread::scope(|s| {
-        let parts: Vec<_> = chunk
-            .chunks(per)
-            .map(|part| (part, s.spawn(move || part.iter().map(|i| judge_one(rules, forced, i)).collect::<Vec<_>>())))
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|(part, handle)| {
-                handle
-                    .join()
-                    .unwrap_or_else(|_| part.iter().map(|i| Err(format!("{}: internal error: a worker stopped", i.source))).collect())
-            })
-            .collect()
-    })
-}
-
-impl Pipeline<'_> {
-    fn push(&mut self, item: Item) -> io::Result<()> {
-        self.chunk.push(item);
-        if self.chunk.len() == CHUNK {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        let chunk = std::mem::take(&mut self.chunk);
-        let results = judge(self.rules, self.forced, &chunk);
-        for (item, result) in chunk.into_iter().zip(results) {
-            match result {
-                Ok((report, record)) => {
-                    let cells = match item.input {
-                        Input::Sheet(_, cells) => Some(cells),
-                        Input::Text(_) => None,
-                    };
-                    self.write(&item.source, &report, cells.as_ref())?;
-                    self.batch.add(item.source, &report, record, cells);
-                }
-                Err(message) => {
-                    self.batch.unreadable();
-                    self.bad(&message);
-                }
-            }
-            self.progress.inc(1);
-        }
-        Ok(())
-    }
-
+impl Printer<'_> {
     fn write(&mut self, source: &str, report: &Report, cells: Option<&SourceMap>) -> io::Result<()> {
         self.any_error |= report.count(Severity::Error) > 0;
         match self.output {
@@ -162,8 +78,31 @@ impl Pipeline<'_> {
 
     fn bad(&mut self, message: &str) {
         self.bad_input = true;
+        self.note(message);
+    }
+}
+
+impl Consumer for Printer<'_> {
+    fn judged(&mut self, j: Judged) -> io::Result<()> {
+        self.write(&j.source, &j.report, j.cells.as_ref())?;
+        self.batch.add(j.source, &j.report, j.record, j.cells);
+        self.progress.inc(1);
+        Ok(())
+    }
+
+    fn unreadable(&mut self, _source: &str, _received: &str, message: &str) {
+        self.batch.unreadable();
+        self.progress.inc(1);
+        self.bad(message);
+    }
+
+    fn note(&mut self, message: &str) {
         #[allow(clippy::print_stderr, reason = "unreadable input is reported on stderr; reports go to stdout")]
         self.progress.suspend(|| eprintln!("shenhe: {message}"));
+    }
+
+    fn expect_rows(&mut self, rows: u64) {
+        self.progress.inc_length(rows);
     }
 }
 
@@ -188,194 +127,9 @@ fn sheet_report_json(file: &str, report: &Report, cells: &SourceMap) -> String {
     Value::Object(out).to_string()
 }
 
-fn run_stream(p: &mut Pipeline<'_>, name: &str, reader: impl BufRead) -> io::Result<()> {
-    for (i, line) in reader.lines().enumerate() {
-        match line {
-            Ok(l) if l.trim().is_empty() => {}
-            Ok(l) => p.push(Item {
-                source: format!("{name}:{}", i + 1),
-                pack: None,
-                input: Input::Text(l),
-            })?,
-            Err(e) => {
-                p.flush()?;
-                p.bad(&format!("{name}:{}: cannot read: {e}", i + 1));
-                return Ok(());
-            }
-        }
-    }
-    p.flush()
-}
-
-/// A sheet on its way: the first rows are held until the header row is
-/// found; then rows stream through the chosen pack's mapping.
-struct SheetFeeder<'p, 'a, 'm> {
-    pipeline: &'p mut Pipeline<'a>,
-    mappings: &'m [(String, Mapping)],
-    forced: Option<String>,
-    file: String,
-    merged: Vec<(u32, usize, u32, usize)>,
-    held: Vec<(u32, Vec<CellValue>)>,
-    active: Option<(String, Grouper<'m>)>,
-    matched: Vec<String>,
-    skipped: Vec<String>,
-}
-
-impl<'m> SheetFeeder<'_, '_, 'm> {
-    /// Picks the pack whose columns this sheet has, checks merged cells, and
-    /// starts building submissions from the held rows.
-    fn decide(&mut self, sheet: &str) -> Result<()> {
-        let held = std::mem::take(&mut self.held);
-        if held.is_empty() {
-            return Ok(());
-        }
-        let candidates: Vec<&(String, Mapping)> = match &self.forced {
-            Some(id) => self.mappings.iter().filter(|(p, _)| p == id).collect(),
-            None => self.mappings.iter().collect(),
-        };
-        let mut found = Vec::new();
-        let mut errors: Vec<SheetError> = Vec::new();
-        for (id, m) in candidates {
-            match m.locate(sheet, &held) {
-                Ok(layout) => found.push((id, m, layout)),
-                Err(e) => errors.push(e),
-            }
-        }
-        if found.len() > 1 {
-            let ids: Vec<&str> = found.iter().map(|(id, _, _)| id.as_str()).collect();
-            bail!(
-                "{}: sheet {sheet} has the columns of several packs ({}); choose one with --pack",
-                self.file,
-                ids.join(", ")
-            );
-        }
-        let Some((id, mapping, layout)) = found.pop() else {
-            // Report the pack that came closest.
-            let best = errors.into_iter().min_by_key(|e| match e {
-                SheetError::MissingColumns { missing, .. } => missing.len(),
-                SheetError::Mapping(_) => usize::MAX,
-            });
-            self.skipped
-                .push(best.map_or_else(|| format!("{sheet}: no pack has a column mapping"), |e| e.to_string()));
-            return Ok(());
-        };
-        for &(r0, c0, r1, c1) in &self.merged {
-            if r1 > layout.header_row {
-                bail!(
-                    "{}: {}:{}{r1} 是合并单元格 is a merged cell in the data rows: unmerge it and fill the value into every row (only the first row of a merged cell holds its value)",
-                    self.file,
-                    cell_ref(sheet, r0, c0),
-                    column_name(c1)
-                );
-            }
-        }
-        self.matched.push(format!("{sheet} → {id}"));
-        let mut grouper = Grouper::new(mapping, layout, sheet);
-        for (r, cells) in held {
-            if let Some(built) = grouper.push(r, &cells) {
-                self.send(id.clone(), built)?;
-            }
-        }
-        self.active = Some((id.clone(), grouper));
-        Ok(())
-    }
-
-    fn send(&mut self, pack: String, built: shenhe::sheet::Built) -> Result<()> {
-        self.pipeline.push(Item {
-            source: self.file.clone(),
-            pack: Some(pack),
-            input: Input::Sheet(built.submission, built.source),
-        })?;
-        Ok(())
-    }
-}
-
-impl sheets::RowSink for SheetFeeder<'_, '_, '_> {
-    fn row(&mut self, sheet: &str, row: u32, cells: Vec<CellValue>) -> Result<()> {
-        match &mut self.active {
-            Some((pack, grouper)) => {
-                if let Some(built) = grouper.push(row, &cells) {
-                    let pack = pack.clone();
-                    self.send(pack, built)?;
-                }
-            }
-            None => {
-                self.held.push((row, cells));
-                if self.held.len() >= HEADER_SEARCH_ROWS {
-                    self.decide(sheet)?;
-                    if self.active.is_none() {
-                        // Not a sheet of any pack: ignore the rest of it.
-                        self.held.clear();
-                        self.active = None;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn end_sheet(&mut self, sheet: &str) -> Result<()> {
-        if self.active.is_none() {
-            self.decide(sheet)?;
-        }
-        if let Some((pack, mut grouper)) = self.active.take()
-            && let Some(built) = grouper.finish()
-        {
-            self.send(pack, built)?;
-        }
-        self.held.clear();
-        self.merged.clear();
-        Ok(())
-    }
-
-    fn merged(&mut self, _sheet: &str, regions: Vec<(u32, usize, u32, usize)>) {
-        self.merged = regions;
-    }
-
-    fn size_hint(&mut self, rows: u64) {
-        self.pipeline.progress.inc_length(rows);
-    }
-}
-
-fn run_sheet(p: &mut Pipeline<'_>, mappings: &[(String, Mapping)], forced: Option<&str>, path: &Path) -> Result<()> {
-    let file = path.display().to_string();
-    if mappings.is_empty() {
-        bail!("{file}: none of the loaded packs has a column mapping (columns.toml), so spreadsheets cannot be read");
-    }
-    if let Some(id) = forced
-        && !mappings.iter().any(|(p, _)| p == id)
-    {
-        bail!("{file}: pack {id} has no column mapping (columns.toml)");
-    }
-    p.from_sheet = true;
-    let mut feeder = SheetFeeder {
-        pipeline: p,
-        mappings,
-        forced: forced.map(str::to_owned),
-        file: file.clone(),
-        merged: Vec::new(),
-        held: Vec::new(),
-        active: None,
-        matched: Vec::new(),
-        skipped: Vec::new(),
-    };
-    let result = sheets::read(path, &mut feeder);
-    let (matched, skipped) = (std::mem::take(&mut feeder.matched), std::mem::take(&mut feeder.skipped));
-    p.flush()?;
-    result?;
-    if matched.is_empty() {
-        bail!("{}", skipped.join("\n"));
-    }
-    for s in skipped {
-        #[allow(clippy::print_stderr, reason = "notes about skipped sheets")]
-        p.progress.suspend(|| eprintln!("shenhe: {file}: skipped sheet {s}"));
-    }
-    Ok(())
-}
-
 /// Reads `--registry`: a JSON array of objects, or a CSV whose headers name
 /// `code`/`name`/`type`/`uscc` (or 区划代码/名称/机构类别/统一社会信用代码).
-fn read_registry(path: &Path) -> Result<Value> {
+pub fn read_registry(path: &Path) -> Result<Value> {
     let text = std::fs::read_to_string(path).with_context(|| format!("--registry {}: cannot read", path.display()))?;
     if path.extension().is_some_and(|e| e == "json") {
         let v: Value = serde_json::from_str(&text).map_err(|e| anyhow!("--registry {}:{}:{}: invalid JSON: {e}", path.display(), e.line(), e.column()))?;
@@ -432,69 +186,67 @@ pub fn run(o: &Options<'_>) -> Result<ExitCode> {
         bail!("--pack {id}: no such pack (loaded: {})", known.join(", "));
     }
     let registry = o.registry.map(read_registry).transpose()?;
-    let mappings: Vec<(String, Mapping)> = rules.packs().iter().filter_map(|p| p.mapping().map(|m| (p.manifest().id.clone(), m))).collect();
+    let mappings = batchrun::mappings(&rules);
     let stdout = io::stdout();
     let color = o.output == Output::Text && stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let mut p = Pipeline {
-        rules: &rules,
-        forced: o.pack,
+    let printer = Printer {
         out: stdout.lock(),
         output: o.output,
         color,
         batch: Batch::new(&rules, registry),
-        chunk: Vec::new(),
         progress: progress_bar(),
         any_error: false,
         bad_input: false,
-        from_sheet: false,
     };
+    let mut runner = Runner::new(&rules, o.pack, None, printer);
     let mut streams = 0;
     for path in o.files {
         let name = path.display().to_string();
         if path.as_os_str() == "-" {
             streams += 1;
-            run_stream(&mut p, "-", io::stdin().lock())?;
+            runner.run_stream("-", io::stdin().lock())?;
             continue;
         }
         if sheets::is_sheet(path) {
-            if let Err(e) = run_sheet(&mut p, &mappings, o.pack, path) {
-                p.bad(&format!("{e:#}"));
+            if let Err(e) = runner.run_sheet(&mappings, o.pack, &sheets::Source::File(path)) {
+                runner.consumer.bad(&format!("{e:#}"));
             }
             continue;
         }
         let file = match File::open(path) {
             Ok(f) => f,
             Err(e) => {
-                p.bad(&format!("{name}: cannot read: {e}"));
+                runner.consumer.bad(&format!("{name}: cannot read: {e}"));
                 continue;
             }
         };
         if is_stream(path) {
             streams += 1;
-            run_stream(&mut p, &name, BufReader::new(file))?;
+            runner.run_stream(&name, BufReader::new(file))?;
             continue;
         }
         let mut text = String::new();
         if let Err(e) = BufReader::new(file).read_to_string(&mut text) {
-            p.bad(&format!("{name}: cannot read: {e}"));
+            runner.consumer.bad(&format!("{name}: cannot read: {e}"));
             continue;
         }
-        p.push(Item {
+        runner.push(Item {
             source: name,
             pack: None,
             input: Input::Text(text),
         })?;
     }
-    p.flush()?;
-    p.progress.finish_and_clear();
-    let is_batch = streams > 0 || p.from_sheet || o.files.len() > 1;
-    let Pipeline {
+    runner.flush()?;
+    let is_batch = streams > 0 || runner.from_sheet || o.files.len() > 1;
+    let Printer {
         batch,
         mut out,
         any_error,
         bad_input,
+        progress,
         ..
-    } = p;
+    } = runner.consumer;
+    progress.finish_and_clear();
     let report = batch.finish();
     if let Some(path) = o.batch_report {
         std::fs::write(path, report.to_json() + "\n").with_context(|| format!("cannot write {}", path.display()))?;

@@ -1,6 +1,7 @@
 //! `shenhe`: check submissions against rule packs, run pack fixtures, build bundles.
 #![allow(clippy::disallowed_methods, reason = "the CLI is the I/O host: it reads files and the environment")]
 
+mod batchrun;
 mod check;
 mod corpus;
 mod export;
@@ -140,7 +141,10 @@ enum Command {
     /// bytes as `shenhe check`); POST /api/submissions (`{"bundle_hash",
     /// "submission"}` or a bare submission: stamped with the receipt time,
     /// re-validated, compared with the client's bundle hash, and stored with
-    /// its report whatever its status); GET /api/submissions/{id}; GET
+    /// its report whatever its status); GET /api/submissions/{id}; POST
+    /// /api/batches[?name=FILE] (NDJSON, CSV or .xlsx: every submission
+    /// stamped, judged and stored with the file as received and the batch
+    /// report); GET /api/batches/{id} and /api/batches/{id}/summary (HTML); GET
     /// /api/packs; GET /gen/bundles/<pack>.json (what the browser loads); and
     /// the files of --www (the portal, /playground/).
     #[command(
@@ -166,6 +170,15 @@ enum Command {
         /// Per-request time limit, in milliseconds.
         #[arg(long, default_value_t = 10_000, value_name = "MS")]
         timeout_ms: u64,
+        /// Largest batch upload (POST /api/batches), in bytes.
+        #[arg(long, default_value_t = 64 * 1024 * 1024, value_name = "BYTES")]
+        max_batch_body: usize,
+        /// Time limit for one batch upload, in milliseconds.
+        #[arg(long, default_value_t = 300_000, value_name = "MS")]
+        batch_timeout_ms: u64,
+        /// Reference list for the coverage rules of uploaded batches (see `check --registry`).
+        #[arg(long, value_name = "FILE")]
+        registry: Option<PathBuf>,
     },
     /// List the packs, their rules and the rules they do not implement.
     Packs {
@@ -209,6 +222,9 @@ fn main() -> ExitCode {
             www,
             max_body,
             timeout_ms,
+            max_batch_body,
+            batch_timeout_ms,
+            registry,
         } => serve::run(serve::Options {
             rules,
             addr,
@@ -216,6 +232,9 @@ fn main() -> ExitCode {
             www,
             max_body,
             timeout: std::time::Duration::from_millis(timeout_ms),
+            max_batch_body,
+            batch_timeout: std::time::Duration::from_millis(batch_timeout_ms),
+            registry,
         }),
         Command::Packs { rules } => packs(&rules),
     };

@@ -36,6 +36,8 @@ use tower_http::services::ServeDir;
 
 use crate::{export, load};
 
+mod batch;
+
 /// What `shenhe serve` was asked for.
 pub struct Options {
     pub rules: PathBuf,
@@ -44,10 +46,16 @@ pub struct Options {
     pub www: PathBuf,
     pub max_body: usize,
     pub timeout: Duration,
+    pub max_batch_body: usize,
+    pub batch_timeout: Duration,
+    pub registry: Option<PathBuf>,
 }
 
 struct App {
     rules: RuleSet,
+    mappings: Vec<(String, shenhe::sheet::Mapping)>,
+    registry: Option<Value>,
+    batch_timeout: Duration,
     packs: String,
     generated: HashMap<String, String>,
     db: Mutex<Connection>,
@@ -83,8 +91,30 @@ pub fn open_db(path: &Path) -> Result<Connection> {
             submission TEXT NOT NULL,
             report TEXT NOT NULL
         );
-        CREATE INDEX IF NOT EXISTS submissions_status ON submissions(status);",
+        CREATE INDEX IF NOT EXISTS submissions_status ON submissions(status);
+        CREATE TABLE IF NOT EXISTS batches (
+            id INTEGER PRIMARY KEY,
+            received_at TEXT NOT NULL,
+            name TEXT NOT NULL,
+            content_type TEXT NOT NULL,
+            received BLOB NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT,
+            report TEXT,
+            summary_html TEXT
+        );",
     )?;
+    // Columns added with batch uploads; older databases get them here.
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('submissions')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for (name, ty) in [("batch_id", "INTEGER"), ("source", "TEXT")] {
+        if !columns.iter().any(|c| c == name) {
+            conn.execute_batch(&format!("ALTER TABLE submissions ADD COLUMN {name} {ty}"))?;
+        }
+    }
+    conn.execute_batch("CREATE INDEX IF NOT EXISTS submissions_batch ON submissions(batch_id)")?;
     Ok(conn)
 }
 
@@ -93,21 +123,25 @@ pub fn run(options: Options) -> Result<ExitCode> {
     let rules = RuleSet::compile(packs.iter().map(|p| p.source.clone()))?;
     let summaries: Vec<Value> = rules.packs().iter().map(shenhe::api::pack_summary).collect();
     let generated = export::site_files(&packs)?.into_iter().collect();
+    let registry = options.registry.as_deref().map(crate::check::read_registry).transpose()?;
     let app = Arc::new(App {
+        mappings: crate::batchrun::mappings(&rules),
+        registry,
+        batch_timeout: options.batch_timeout,
         rules,
         packs: Value::Array(summaries).to_string(),
         generated,
         db: Mutex::new(open_db(&options.db)?),
         timeout: options.timeout,
     });
-    let router = router(app, &options.www, options.max_body);
+    let router = router(app, &options.www, options.max_body, options.max_batch_body);
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(options.addr)
             .await
             .with_context(|| format!("cannot listen on {}", options.addr))?;
         eprintln!(
-            "shenhe serve: http://{}/  (portal), /playground/, /api/validate, /api/submissions, /api/packs; database {}",
+            "shenhe serve: http://{}/  (portal), /playground/, /api/validate, /api/submissions, /api/batches, /api/packs; database {}",
             listener.local_addr()?,
             options.db.display()
         );
@@ -121,8 +155,11 @@ pub fn run(options: Options) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn router(app: Arc<App>, www: &Path, max_body: usize) -> Router {
+fn router(app: Arc<App>, www: &Path, max_body: usize, max_batch_body: usize) -> Router {
     Router::new()
+        .route("/api/batches", post(batch::upload).layer(DefaultBodyLimit::max(max_batch_body)))
+        .route("/api/batches/{id}", get(batch::fetch))
+        .route("/api/batches/{id}/summary", get(batch::summary))
         .route("/api/validate", post(validate))
         .route("/api/submissions", post(submit))
         .route("/api/submissions/{id}", get(fetch))
@@ -161,15 +198,20 @@ fn read_json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result
 
 /// Runs `f` on the blocking pool, within the per-request time limit.
 async fn blocking<T: Send + 'static>(app: &Arc<App>, f: impl FnOnce(&App) -> T + Send + 'static) -> Result<T, Response> {
+    blocking_for(app, app.timeout, f).await
+}
+
+/// [`blocking`] with its own time limit (batches get a longer one).
+async fn blocking_for<T: Send + 'static>(app: &Arc<App>, limit: Duration, f: impl FnOnce(&App) -> T + Send + 'static) -> Result<T, Response> {
     let worker = Arc::clone(app);
     let task = tokio::task::spawn_blocking(move || f(&worker));
-    match tokio::time::timeout(app.timeout, task).await {
+    match tokio::time::timeout(limit, task).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())),
         Err(_) => Err(error(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
-            format!("the request took longer than {} ms; try again", app.timeout.as_millis()),
+            format!("the request took longer than {} ms; try again", limit.as_millis()),
         )),
     }
 }
@@ -208,13 +250,7 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
     };
     let mut submission = if enveloped { received["submission"].clone() } else { received.clone() };
     let received_at = now_shanghai();
-    if let Value::Object(doc) = &mut submission {
-        let meta = doc.entry("submission").or_insert_with(|| json!({}));
-        if !meta.is_object() {
-            *meta = json!({});
-        }
-        meta["submitted_at"] = Value::String(received_at.clone());
-    }
+    crate::batchrun::stamp(&mut submission, &received_at);
     let result = blocking(&app, move |a| -> Result<Value, String> {
         let report: Report = a.rules.evaluate(&submission, None);
         let report_json = report.to_json();
@@ -264,7 +300,8 @@ async fn fetch(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Res
     let row = blocking(&app, move |a| -> Result<Option<Value>, String> {
         let db = a.db.lock().map_err(|e| e.to_string())?;
         db.query_row(
-            "SELECT received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report FROM submissions WHERE id = ?1",
+            "SELECT received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report, batch_id, source
+             FROM submissions WHERE id = ?1",
             [id],
             |r| {
                 let parse = |s: String| serde_json::from_str::<Value>(&s).unwrap_or(Value::String(s));
@@ -278,6 +315,8 @@ async fn fetch(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Res
                     "received": parse(r.get(5)?),
                     "submission": parse(r.get(6)?),
                     "report": parse(r.get(7)?),
+                    "batch_id": r.get::<_, Option<i64>>(8)?,
+                    "source": r.get::<_, Option<String>>(9)?,
                 }))
             },
         )
@@ -285,9 +324,14 @@ async fn fetch(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Res
         .map_err(|e| e.to_string())
     })
     .await;
+    found(row, &format!("no submission {id}"))
+}
+
+/// The answer to a lookup by id: the row as JSON, 404, or the store's failure.
+fn found(row: Result<Result<Option<Value>, String>, Response>, missing: &str) -> Response {
     match row {
         Ok(Ok(Some(v))) => json_response(StatusCode::OK, v.to_string()),
-        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "not_found", format!("no submission {id}")),
+        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "not_found", missing),
         Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e),
         Err(r) => r,
     }

@@ -4,7 +4,7 @@
 
 use std::{
     fs::File,
-    io::{BufReader, Read},
+    io::{BufReader, Cursor, Read, Seek},
     path::Path,
 };
 
@@ -25,40 +25,85 @@ pub trait RowSink {
     fn size_hint(&mut self, rows: u64);
 }
 
-/// `.xlsx` / `.xlsm` by extension; everything else given to `read` is CSV.
+/// `.csv`, `.xlsx` / `.xlsm` by extension.
 pub fn is_sheet(path: &Path) -> bool {
-    path.extension()
-        .and_then(|e| e.to_str())
-        .is_some_and(|e| matches!(e.to_ascii_lowercase().as_str(), "csv" | "xlsx" | "xlsm"))
+    path.extension().and_then(|e| e.to_str()).is_some_and(|e| kind_of(e).is_some())
 }
 
-/// Reads every sheet of the file into `sink`.
-pub fn read(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
-    if ext == "csv" { read_csv(path, sink) } else { read_xlsx(path, sink) }
+/// The two spreadsheet formats.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Csv,
+    Xlsx,
+}
+
+/// The kind for a file extension.
+pub fn kind_of(ext: &str) -> Option<Kind> {
+    match ext.to_ascii_lowercase().as_str() {
+        "csv" => Some(Kind::Csv),
+        "xlsx" | "xlsm" => Some(Kind::Xlsx),
+        _ => None,
+    }
+}
+
+/// Where a spreadsheet comes from: a file, or an upload in memory.
+pub enum Source<'a> {
+    File(&'a Path),
+    Bytes { name: &'a str, kind: Kind, bytes: &'a [u8] },
+}
+
+impl Source<'_> {
+    /// The name findings cite (the file's path, or the upload's name).
+    pub fn name(&self) -> String {
+        match self {
+            Self::File(p) => p.display().to_string(),
+            Self::Bytes { name, .. } => (*name).to_owned(),
+        }
+    }
+}
+
+/// Reads every sheet into `sink`.
+pub fn read(source: &Source<'_>, sink: &mut dyn RowSink) -> Result<()> {
+    match source {
+        Source::File(path) => {
+            let kind = path.extension().and_then(|e| e.to_str()).and_then(kind_of).unwrap_or(Kind::Csv);
+            let name = path
+                .file_name()
+                .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+            let open = || -> Result<Box<dyn Read>> {
+                Ok(Box::new(BufReader::new(
+                    File::open(path).with_context(|| format!("{}: cannot read", path.display()))?,
+                )))
+            };
+            match kind {
+                Kind::Csv => read_csv(&name, &open, sink),
+                Kind::Xlsx => {
+                    let file = BufReader::new(File::open(path).with_context(|| format!("{}: cannot read", path.display()))?);
+                    read_xlsx(&path.display().to_string(), file, sink)
+                }
+            }
+        }
+        Source::Bytes { name, kind, bytes } => match kind {
+            Kind::Csv => read_csv(name, &|| Ok(Box::new(*bytes) as Box<dyn Read + '_>), sink),
+            Kind::Xlsx => read_xlsx(name, Cursor::new(*bytes), sink),
+        },
+    }
 }
 
 /// CSV as counties save it: UTF-8 (with or without a BOM), or GB18030/GBK
 /// from Excel on a Chinese Windows, detected from the first 64 KiB.
-fn read_csv(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
-    let name = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+fn read_csv<'b>(name: &str, open: &dyn Fn() -> Result<Box<dyn Read + 'b>>, sink: &mut dyn RowSink) -> Result<()> {
     let mut head = Vec::with_capacity(64 * 1024);
-    File::open(path)
-        .with_context(|| format!("{}: cannot read", path.display()))?
-        .take(64 * 1024)
-        .read_to_end(&mut head)?;
+    open()?.take(64 * 1024).read_to_end(&mut head)?;
     let utf8 = match std::str::from_utf8(&head) {
         Ok(_) => true,
         // A multi-byte character cut at the 64 KiB boundary is still UTF-8.
         Err(e) => e.error_len().is_none(),
     };
-    let file = File::open(path).with_context(|| format!("{}: cannot read", path.display()))?;
     let decoder = encoding_rs_io::DecodeReaderBytesBuilder::new()
         .encoding(Some(if utf8 { encoding_rs::UTF_8 } else { encoding_rs::GB18030 }))
         .bom_override(true)
-        .build(BufReader::new(file));
+        .build(open()?);
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(decoder);
     let mut record = csv::StringRecord::new();
     let mut row: u32 = 0;
@@ -77,7 +122,7 @@ fn read_csv(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
                         }
                     })
                     .collect();
-                sink.row(&name, row, cells)?;
+                sink.row(name, row, cells)?;
             }
             Err(e) => {
                 let line = e.position().map_or(row.into(), csv::Position::line);
@@ -85,7 +130,7 @@ fn read_csv(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
             }
         }
     }
-    sink.end_sheet(&name)
+    sink.end_sheet(name)
 }
 
 fn cell(data: &DataRef<'_>) -> CellValue {
@@ -105,9 +150,8 @@ fn cell(data: &DataRef<'_>) -> CellValue {
     }
 }
 
-fn read_xlsx(path: &Path, sink: &mut dyn RowSink) -> Result<()> {
-    let shown = path.display();
-    let mut book: Xlsx<_> = calamine::open_workbook(path)
+fn read_xlsx<RS: Read + Seek>(shown: &str, reader: RS, sink: &mut dyn RowSink) -> Result<()> {
+    let mut book: Xlsx<RS> = Xlsx::new(reader)
         .map_err(|e| anyhow!("{shown}: 不是可读取的 Excel 工作簿 not a readable .xlsx workbook (is it a damaged file or another format?): {e}"))?;
     for sheet in book.sheet_names() {
         let merged = book

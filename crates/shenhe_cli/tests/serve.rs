@@ -254,3 +254,71 @@ fn serve_per_request_time_limit_answers_503_with_a_json_error() {
     // The server is still up and answers the next request.
     assert_eq!(get(&s.base, "/api/packs").0, 200);
 }
+
+fn post_bytes(base: &str, route: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
+    let mut r = agent()
+        .post(&format!("{base}{route}"))
+        .header("content-type", content_type)
+        .send(body)
+        .expect("request");
+    let text = r.body_mut().with_config().limit(64 << 20).read_to_string().expect("body");
+    (r.status().as_u16(), serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}")))
+}
+
+#[test]
+fn serve_batches_store_every_submission_the_upload_and_the_batch_report() {
+    let db = temp_db("batches");
+    let server = serve(&db);
+    let one: Value = serde_json::from_str(&plan()).unwrap();
+    let ndjson = format!("{one}\n{one}\n{{\"form\": oops\n");
+    let (status, body) = post_bytes(&server.base, "/api/batches?name=teams.ndjson", "application/x-ndjson", ndjson.as_bytes());
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["submissions"], 2);
+    assert_eq!(body["unreadable"], 1);
+    let nt15 = body["report"]["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["rule"] == "NT-15" && f["severity"] == "error");
+    assert_eq!(nt15.expect("NT-15 in the batch report")["source"], "teams.ndjson:2");
+    let (first, last) = (body["first_id"].as_i64().unwrap(), body["last_id"].as_i64().unwrap());
+    assert_eq!(last - first, 2, "the unreadable line is stored too");
+    let (_, stored) = get(&server.base, &format!("/api/submissions/{first}"));
+    let stored: Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(
+        stored["submission"]["submission"]["submitted_at"], body["received_at"],
+        "stamped with the receipt time (A4)"
+    );
+    let (_, bad) = get(&server.base, &format!("/api/submissions/{last}"));
+    let bad: Value = serde_json::from_str(&bad).unwrap();
+    assert_eq!(bad["status"], "unreadable");
+    assert_eq!(bad["received"], "{\"form\": oops", "what was received, as received");
+
+    let xlsx = std::fs::read(root().join("tests/samples/sheets/qz-monthly.xlsx")).unwrap();
+    let mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    let (status, body) = post_bytes(&server.base, "/api/batches?name=qz-monthly.xlsx", mime, &xlsx);
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["submissions"], 36, "3 recipients × 12 months");
+    let id = body["batch_id"].as_i64().unwrap();
+    let (_, meta) = get(&server.base, &format!("/api/batches/{id}"));
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(meta["stored_submissions"], 36);
+    assert_eq!(meta["received_bytes"], xlsx.len());
+    let (_, one_row) = get(&server.base, &format!("/api/submissions/{}", body["first_id"]));
+    assert!(one_row.contains("qz-monthly.xlsx 月报!2:3"), "{one_row}");
+    let (status, page) = get(&server.base, &format!("/api/batches/{id}/summary"));
+    assert_eq!(status, 200);
+    assert!(page.starts_with("<!doctype html>") && page.contains("<svg"));
+
+    let broken = b"PK\x03\x04 not a workbook";
+    let (status, body) = post_bytes(&server.base, "/api/batches?name=broken.xlsx", mime, broken);
+    assert_eq!(status, 422, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("broken.xlsx"));
+    let (_, meta) = get(&server.base, &format!("/api/batches/{}", body["batch_id"]));
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(meta["status"], "refused", "a refused upload is kept as received");
+    assert_eq!(meta["received_bytes"], broken.len());
+
+    let (status, body) = post_bytes(&server.base, "/api/batches", "text/plain", b"x");
+    assert_eq!(status, 415, "{body}");
+}

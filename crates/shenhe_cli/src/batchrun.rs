@@ -1,0 +1,388 @@
+//! Judging a batch: NDJSON streams and spreadsheets, in order-keeping rounds
+//! on every core. `shenhe check` prints what comes out; `shenhe serve`
+//! stores it. Both hand the results to a [`Consumer`] in input order.
+
+use std::io::{self, BufRead};
+
+use anyhow::{Result, bail};
+use serde_json::{Value, json};
+use shenhe::{
+    Report, RuleSet,
+    sheet::{Built, CellValue, Grouper, HEADER_SEARCH_ROWS, Mapping, SheetError, SourceMap, cell_ref, column_name},
+};
+
+use crate::sheets;
+
+/// One submission to judge.
+pub enum Input {
+    /// A line or file of JSON text, parsed on a worker.
+    Text(String),
+    /// A submission built from sheet rows, and its cells.
+    Sheet(Value, SourceMap),
+}
+
+/// An input and where it came from.
+pub struct Item {
+    /// `file:line`, or the file for a sheet.
+    pub source: String,
+    /// The pack to use (a sheet's mapping names it), else `--pack`, else matching.
+    pub pack: Option<String>,
+    /// The submission.
+    pub input: Input,
+}
+
+/// A judged submission.
+pub struct Judged {
+    /// Where it came from.
+    pub source: String,
+    /// What was received: the line's text, or the submission built from the
+    /// sheet before any stamping.
+    pub received: String,
+    /// The submission that was judged (stamped on the server).
+    pub submission: Value,
+    /// Its report.
+    pub report: Report,
+    /// Its batch record (what the cross-record rules read).
+    pub record: Option<Value>,
+    /// Its cells, for a sheet.
+    pub cells: Option<SourceMap>,
+}
+
+/// What receives the results, in input order.
+pub trait Consumer {
+    /// A submission and its report.
+    fn judged(&mut self, j: Judged) -> io::Result<()>;
+    /// An input that is not a submission (bad JSON), with why.
+    fn unreadable(&mut self, source: &str, received: &str, message: &str);
+    /// Sheets only: a note that does not stop the batch (a skipped sheet).
+    fn note(&mut self, message: &str);
+    /// How many rows are coming, when known (for progress).
+    fn expect_rows(&mut self, _rows: u64) {}
+}
+
+/// Items judged per round. Memory stays bounded by this many submissions
+/// and reports, however long the input is.
+const CHUNK: usize = 512;
+
+/// Runs inputs through the rules and into a consumer.
+pub struct Runner<'a, C: Consumer> {
+    rules: &'a RuleSet,
+    forced: Option<&'a str>,
+    /// The receipt time the server stamps on every submission (A4).
+    stamp: Option<String>,
+    chunk: Vec<Item>,
+    /// Where the results go.
+    pub consumer: C,
+    /// Whether any input was a spreadsheet.
+    pub from_sheet: bool,
+}
+
+type Outcome = Result<(Value, Report, Option<Value>), String>;
+
+/// Sets `submission.submitted_at` to the receipt time (A4).
+pub fn stamp(doc: &mut Value, at: &str) {
+    if let Value::Object(map) = doc {
+        let meta = map.entry("submission").or_insert_with(|| json!({}));
+        if !meta.is_object() {
+            *meta = json!({});
+        }
+        meta["submitted_at"] = Value::String(at.to_owned());
+    }
+}
+
+/// What a worker needs to judge an item.
+#[derive(Clone, Copy)]
+struct Judge<'a> {
+    rules: &'a RuleSet,
+    forced: Option<&'a str>,
+    stamp: Option<&'a str>,
+}
+
+impl Judge<'_> {
+    fn one(self, item: &Item) -> Outcome {
+        let pack = item.pack.as_deref().or(self.forced);
+        let mut doc = match &item.input {
+            Input::Text(text) => shenhe::api::parse_submission(&item.source, text).map_err(|e| e.to_string())?,
+            Input::Sheet(v, _) => v.clone(),
+        };
+        if let Some(at) = self.stamp {
+            stamp(&mut doc, at);
+        }
+        let (report, record) = self.rules.evaluate_for_batch(&doc, pack);
+        Ok((doc, report, record))
+    }
+
+    /// Judges one round on every core; results come back in input order.
+    fn round(self, chunk: &[Item]) -> Vec<Outcome> {
+        let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        if workers == 1 || chunk.len() < 2 * workers {
+            return chunk.iter().map(|i| self.one(i)).collect();
+        }
+        let per = chunk.len().div_ceil(workers);
+        std::thread::scope(|s| {
+            let parts: Vec<_> = chunk
+                .chunks(per)
+                .map(|part| (part, s.spawn(move || part.iter().map(|i| self.one(i)).collect::<Vec<_>>())))
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|(part, handle)| {
+                    handle
+                        .join()
+                        .unwrap_or_else(|_| part.iter().map(|i| Err(format!("{}: internal error: a worker stopped", i.source))).collect())
+                })
+                .collect()
+        })
+    }
+}
+
+impl<'a, C: Consumer> Runner<'a, C> {
+    /// A runner over `rules`; `forced` is `--pack`; `stamp` the server's receipt time.
+    pub fn new(rules: &'a RuleSet, forced: Option<&'a str>, stamp: Option<String>, consumer: C) -> Self {
+        Self {
+            rules,
+            forced,
+            stamp,
+            chunk: Vec::new(),
+            consumer,
+            from_sheet: false,
+        }
+    }
+
+    /// Queues one input; judges a round when it is full.
+    pub fn push(&mut self, item: Item) -> io::Result<()> {
+        self.chunk.push(item);
+        if self.chunk.len() == CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Judges what is queued.
+    pub fn flush(&mut self) -> io::Result<()> {
+        let chunk = std::mem::take(&mut self.chunk);
+        let judge = Judge {
+            rules: self.rules,
+            forced: self.forced,
+            stamp: self.stamp.as_deref(),
+        };
+        let results = judge.round(&chunk);
+        for (item, result) in chunk.into_iter().zip(results) {
+            match (item.input, result) {
+                (Input::Text(text), Ok((submission, report, record))) => self.consumer.judged(Judged {
+                    source: item.source,
+                    received: text,
+                    submission,
+                    report,
+                    record,
+                    cells: None,
+                })?,
+                (Input::Sheet(built, cells), Ok((submission, report, record))) => self.consumer.judged(Judged {
+                    source: item.source,
+                    received: built.to_string(),
+                    submission,
+                    report,
+                    record,
+                    cells: Some(cells),
+                })?,
+                (Input::Text(text), Err(message)) => self.consumer.unreadable(&item.source, &text, &message),
+                (Input::Sheet(built, _), Err(message)) => self.consumer.unreadable(&item.source, &built.to_string(), &message),
+            }
+        }
+        Ok(())
+    }
+
+    /// An NDJSON stream, one submission per non-blank line.
+    pub fn run_stream(&mut self, name: &str, reader: impl BufRead) -> io::Result<()> {
+        for (i, line) in reader.lines().enumerate() {
+            match line {
+                Ok(l) if l.trim().is_empty() => {}
+                Ok(l) => self.push(Item {
+                    source: format!("{name}:{}", i + 1),
+                    pack: None,
+                    input: Input::Text(l),
+                })?,
+                Err(e) => {
+                    self.flush()?;
+                    self.consumer
+                        .unreadable(&format!("{name}:{}", i + 1), "", &format!("{name}:{}: cannot read: {e}", i + 1));
+                    return Ok(());
+                }
+            }
+        }
+        self.flush()
+    }
+
+    /// A spreadsheet, read with the mapping of the pack whose headers it has
+    /// (`forced` limits the choice to that pack).
+    pub fn run_sheet(&mut self, mappings: &[(String, Mapping)], forced: Option<&str>, source: &sheets::Source<'_>) -> Result<()> {
+        let file = source.name();
+        if mappings.is_empty() {
+            bail!("{file}: none of the loaded packs has a column mapping (columns.toml), so spreadsheets cannot be read");
+        }
+        if let Some(id) = forced
+            && !mappings.iter().any(|(p, _)| p == id)
+        {
+            bail!("{file}: pack {id} has no column mapping (columns.toml)");
+        }
+        self.from_sheet = true;
+        let mut feeder = SheetFeeder {
+            runner: self,
+            mappings,
+            forced: forced.map(str::to_owned),
+            file: file.clone(),
+            merged: Vec::new(),
+            held: Vec::new(),
+            active: None,
+            matched: 0,
+            skipped: Vec::new(),
+            ignoring: false,
+        };
+        let result = sheets::read(source, &mut feeder);
+        let (matched, skipped) = (feeder.matched, std::mem::take(&mut feeder.skipped));
+        self.flush()?;
+        result?;
+        if matched == 0 {
+            bail!("{}", skipped.join("\n"));
+        }
+        for s in skipped {
+            self.consumer.note(&format!("{file}: skipped sheet {s}"));
+        }
+        Ok(())
+    }
+}
+
+/// A sheet on its way: the first rows are held until the header row is
+/// found; then rows stream through the chosen pack's mapping.
+struct SheetFeeder<'r, 'a, 'm, C: Consumer> {
+    runner: &'r mut Runner<'a, C>,
+    mappings: &'m [(String, Mapping)],
+    forced: Option<String>,
+    file: String,
+    merged: Vec<(u32, usize, u32, usize)>,
+    held: Vec<(u32, Vec<CellValue>)>,
+    active: Option<(String, Grouper<'m>)>,
+    matched: usize,
+    skipped: Vec<String>,
+    /// The sheet has no pack's columns: its remaining rows are ignored.
+    ignoring: bool,
+}
+
+impl<'m, C: Consumer> SheetFeeder<'_, '_, 'm, C> {
+    /// Picks the pack whose columns this sheet has, checks merged cells, and
+    /// starts building submissions from the held rows.
+    fn decide(&mut self, sheet: &str) -> Result<()> {
+        let held = std::mem::take(&mut self.held);
+        if held.is_empty() {
+            return Ok(());
+        }
+        let candidates: Vec<&(String, Mapping)> = match &self.forced {
+            Some(id) => self.mappings.iter().filter(|(p, _)| p == id).collect(),
+            None => self.mappings.iter().collect(),
+        };
+        let mut found = Vec::new();
+        let mut errors: Vec<SheetError> = Vec::new();
+        for (id, m) in candidates {
+            match m.locate(sheet, &held) {
+                Ok(layout) => found.push((id, m, layout)),
+                Err(e) => errors.push(e),
+            }
+        }
+        if found.len() > 1 {
+            let ids: Vec<&str> = found.iter().map(|(id, _, _)| id.as_str()).collect();
+            bail!(
+                "{}: sheet {sheet} has the columns of several packs ({}); choose one with --pack",
+                self.file,
+                ids.join(", ")
+            );
+        }
+        let Some((id, mapping, layout)) = found.pop() else {
+            // Report the pack that came closest.
+            let best = errors.into_iter().min_by_key(|e| match e {
+                SheetError::MissingColumns { missing, .. } => missing.len(),
+                SheetError::Mapping(_) => usize::MAX,
+            });
+            self.skipped
+                .push(best.map_or_else(|| format!("{sheet}: no pack has a column mapping"), |e| e.to_string()));
+            self.ignoring = true;
+            return Ok(());
+        };
+        for &(r0, c0, r1, c1) in &self.merged {
+            if r1 > layout.header_row {
+                bail!(
+                    "{}: {}:{}{r1} 是合并单元格 is a merged cell in the data rows: unmerge it and fill the value into every row (only the first row of a merged cell holds its value)",
+                    self.file,
+                    cell_ref(sheet, r0, c0),
+                    column_name(c1)
+                );
+            }
+        }
+        self.matched += 1;
+        let mut grouper = Grouper::new(mapping, layout, sheet);
+        for (r, cells) in held {
+            if let Some(built) = grouper.push(r, &cells) {
+                self.send(id.clone(), built)?;
+            }
+        }
+        self.active = Some((id.clone(), grouper));
+        Ok(())
+    }
+
+    fn send(&mut self, pack: String, built: Built) -> Result<()> {
+        self.runner.push(Item {
+            source: self.file.clone(),
+            pack: Some(pack),
+            input: Input::Sheet(built.submission, built.source),
+        })?;
+        Ok(())
+    }
+}
+
+impl<C: Consumer> sheets::RowSink for SheetFeeder<'_, '_, '_, C> {
+    fn row(&mut self, sheet: &str, row: u32, cells: Vec<CellValue>) -> Result<()> {
+        match &mut self.active {
+            Some((pack, grouper)) => {
+                if let Some(built) = grouper.push(row, &cells) {
+                    let pack = pack.clone();
+                    self.send(pack, built)?;
+                }
+            }
+            None if self.ignoring => {}
+            None => {
+                self.held.push((row, cells));
+                if self.held.len() >= HEADER_SEARCH_ROWS {
+                    self.decide(sheet)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn end_sheet(&mut self, sheet: &str) -> Result<()> {
+        if self.active.is_none() && !self.ignoring {
+            self.decide(sheet)?;
+        }
+        self.ignoring = false;
+        if let Some((pack, mut grouper)) = self.active.take()
+            && let Some(built) = grouper.finish()
+        {
+            self.send(pack, built)?;
+        }
+        self.held.clear();
+        self.merged.clear();
+        Ok(())
+    }
+
+    fn merged(&mut self, _sheet: &str, regions: Vec<(u32, usize, u32, usize)>) {
+        self.merged = regions;
+    }
+
+    fn size_hint(&mut self, rows: u64) {
+        self.runner.consumer.expect_rows(rows);
+    }
+}
+
+/// The column mappings of the loaded packs.
+pub fn mappings(rules: &RuleSet) -> Vec<(String, Mapping)> {
+    rules.packs().iter().filter_map(|p| p.mapping().map(|m| (p.manifest().id.clone(), m))).collect()
+}

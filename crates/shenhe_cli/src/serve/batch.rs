@@ -1,0 +1,292 @@
+//! `POST /api/batches`: an upload of many submissions (NDJSON, CSV or
+//! `.xlsx`), judged like `shenhe check` judges a batch. The file as received,
+//! every submission with its report (unreadable lines too), the batch report
+//! and its HTML summary are stored in one transaction: an acknowledged batch
+//! is there in full, or the upload was not acknowledged.
+
+use std::sync::Arc;
+
+use axum::{
+    body::Bytes,
+    extract::{Path as UrlPath, Query, State, rejection::BytesRejection},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use rusqlite::{OptionalExtension, params};
+use serde_json::{Value, json};
+use shenhe::batch::Batch;
+
+use super::{App, blocking, blocking_for, error, found, json_response, now_shanghai};
+use crate::{
+    batchrun::{Consumer, Judged, Runner},
+    html,
+    sheets::{self, Kind},
+};
+
+/// What the upload is.
+#[derive(Clone, Copy)]
+enum Format {
+    Ndjson,
+    Sheet(Kind),
+}
+
+fn format_of(content_type: &str, name: Option<&str>) -> Option<Format> {
+    let mime = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match mime.as_str() {
+        "application/x-ndjson" | "application/jsonl" | "application/ndjson" => Some(Format::Ndjson),
+        "text/csv" => Some(Format::Sheet(Kind::Csv)),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => Some(Format::Sheet(Kind::Xlsx)),
+        "application/octet-stream" => {
+            let ext = name?.rsplit_once('.')?.1;
+            if ext.eq_ignore_ascii_case("ndjson") || ext.eq_ignore_ascii_case("jsonl") {
+                Some(Format::Ndjson)
+            } else {
+                sheets::kind_of(ext).map(Format::Sheet)
+            }
+        }
+        _ => None,
+    }
+}
+
+struct Row {
+    source: String,
+    status: String,
+    pack_id: Option<String>,
+    pack_hash: Option<String>,
+    received: String,
+    submission: String,
+    report: String,
+}
+
+/// Collects rows and folds the batch.
+struct Collector<'a> {
+    rows: Vec<Row>,
+    batch: Batch<'a>,
+    notes: Vec<String>,
+}
+
+impl Consumer for Collector<'_> {
+    fn judged(&mut self, j: Judged) -> std::io::Result<()> {
+        let source = j.cells.as_ref().map_or_else(|| j.source.clone(), |c| format!("{} {}", j.source, c.rows_ref()));
+        self.rows.push(Row {
+            source,
+            status: j.report.status.as_str().to_owned(),
+            pack_id: j.report.pack.as_ref().map(|p| p.id.clone()),
+            pack_hash: j.report.pack.as_ref().map(|p| p.hash.clone()),
+            received: j.received,
+            submission: j.submission.to_string(),
+            report: j.report.to_json(),
+        });
+        self.batch.add(j.source, &j.report, j.record, j.cells);
+        Ok(())
+    }
+
+    fn unreadable(&mut self, source: &str, received: &str, message: &str) {
+        self.batch.unreadable();
+        self.rows.push(Row {
+            source: source.to_owned(),
+            status: "unreadable".to_owned(),
+            pack_id: None,
+            pack_hash: None,
+            received: received.to_owned(),
+            submission: "null".to_owned(),
+            report: json!({ "error": "unreadable", "message": message }).to_string(),
+        });
+    }
+
+    fn note(&mut self, message: &str) {
+        self.notes.push(message.to_owned());
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct UploadQuery {
+    /// The file name, cited in findings (`teams.xlsx Sheet1!D7`).
+    name: Option<String>,
+}
+
+/// `POST /api/batches[?name=teams.xlsx]` with `Content-Type:
+/// application/x-ndjson`, `text/csv` or the `.xlsx` type (or
+/// `application/octet-stream` and a name with that extension).
+pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let body = match body {
+        Ok(b) => b,
+        Err(r) => return error(r.status(), "body_rejected", r.body_text()),
+    };
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let Some(format) = format_of(&content_type, q.name.as_deref()) else {
+        return error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!(
+                "send NDJSON (application/x-ndjson), CSV (text/csv) or Excel (application/vnd.openxmlformats-officedocument.spreadsheetml.sheet); got {content_type:?}"
+            ),
+        );
+    };
+    let name = q.name.unwrap_or_else(|| {
+        match format {
+            Format::Ndjson => "upload.ndjson",
+            Format::Sheet(Kind::Csv) => "upload.csv",
+            Format::Sheet(Kind::Xlsx) => "upload.xlsx",
+        }
+        .to_owned()
+    });
+    let received_at = now_shanghai();
+    let limit = app.batch_timeout;
+    let result = blocking_for(&app, limit, move |a| -> Result<(StatusCode, Value), String> {
+        let collector = Collector {
+            rows: Vec::new(),
+            batch: Batch::new(&a.rules, a.registry.clone()),
+            notes: Vec::new(),
+        };
+        // A4: every submission is stamped with the receipt time before it is judged.
+        let mut runner = Runner::new(&a.rules, None, Some(received_at.clone()), collector);
+        let outcome = match format {
+            Format::Ndjson => runner.run_stream(&name, &body[..]).map_err(|e| format!("{name}: {e}")),
+            Format::Sheet(kind) => runner
+                .run_sheet(
+                    &a.mappings,
+                    None,
+                    &sheets::Source::Bytes {
+                        name: &name,
+                        kind,
+                        bytes: &body,
+                    },
+                )
+                .map_err(|e| format!("{e:#}")),
+        };
+        let Collector { rows, batch, notes } = runner.consumer;
+        let report = batch.finish();
+        let (status, refused) = match &outcome {
+            Ok(()) => ("judged", None),
+            Err(e) => ("refused", Some(e.clone())),
+        };
+        let summary = refused.is_none().then(|| html::summary(&report, &[std::path::PathBuf::from(&name)]));
+        let report_json = refused.is_none().then(|| report.to_json());
+        let mut db = a.db.lock().map_err(|e| e.to_string())?;
+        let tx = db.transaction().map_err(|e| e.to_string())?;
+        tx.execute(
+            "INSERT INTO batches (received_at, name, content_type, received, status, error, report, summary_html)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![received_at, name, content_type, &body[..], status, refused, report_json, summary],
+        )
+        .map_err(|e| e.to_string())?;
+        let batch_id = tx.last_insert_rowid();
+        let (mut first, mut last) = (None, None);
+        if refused.is_none() {
+            let mut insert = tx
+                .prepare(
+                    "INSERT INTO submissions (received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report, batch_id, source)
+                     VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8, ?9)",
+                )
+                .map_err(|e| e.to_string())?;
+            for r in &rows {
+                insert
+                    .execute(params![
+                        received_at,
+                        r.status,
+                        r.pack_id,
+                        r.pack_hash,
+                        r.received,
+                        r.submission,
+                        r.report,
+                        batch_id,
+                        r.source
+                    ])
+                    .map_err(|e| e.to_string())?;
+                let id = tx.last_insert_rowid();
+                first.get_or_insert(id);
+                last = Some(id);
+            }
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(match refused {
+            Some(message) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                json!({ "error": "unreadable_upload", "message": message, "batch_id": batch_id, "received_at": received_at }),
+            ),
+            None => (
+                StatusCode::CREATED,
+                json!({
+                    "batch_id": batch_id,
+                    "received_at": received_at,
+                    "submissions": report.submissions,
+                    "unreadable": report.unreadable,
+                    "status": report.status,
+                    "first_id": first,
+                    "last_id": last,
+                    "notes": notes,
+                    "report": serde_json::from_str::<Value>(&report_json.unwrap_or_default()).unwrap_or(Value::Null),
+                }),
+            ),
+        })
+    })
+    .await;
+    match result {
+        Ok(Ok((status, body))) => json_response(status, body.to_string()),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e),
+        Err(r) => r,
+    }
+}
+
+fn parse_id(id: &str) -> Result<i64, Response> {
+    id.parse::<i64>()
+        .map_err(|_| error(StatusCode::BAD_REQUEST, "bad_id", format!("{id:?} is not a batch id")))
+}
+
+/// `GET /api/batches/{id}`: the batch report, with what was received.
+pub async fn fetch(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Response {
+    let id = match parse_id(&id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let row = blocking(&app, move |a| -> Result<Option<Value>, String> {
+        let db = a.db.lock().map_err(|e| e.to_string())?;
+        db.query_row(
+            "SELECT received_at, name, content_type, length(received), status, error, report,
+                    (SELECT count(*) FROM submissions WHERE batch_id = ?1)
+             FROM batches WHERE id = ?1",
+            [id],
+            |r| {
+                let report: Option<String> = r.get(6)?;
+                Ok(json!({
+                    "batch_id": id,
+                    "received_at": r.get::<_, String>(0)?,
+                    "name": r.get::<_, String>(1)?,
+                    "content_type": r.get::<_, String>(2)?,
+                    "received_bytes": r.get::<_, i64>(3)?,
+                    "status": r.get::<_, String>(4)?,
+                    "error": r.get::<_, Option<String>>(5)?,
+                    "stored_submissions": r.get::<_, i64>(7)?,
+                    "report": report.and_then(|t| serde_json::from_str::<Value>(&t).ok()),
+                }))
+            },
+        )
+        .optional()
+        .map_err(|e| e.to_string())
+    })
+    .await;
+    found(row, &format!("no batch {id}"))
+}
+
+/// `GET /api/batches/{id}/summary`: the HTML summary made when it was judged.
+pub async fn summary(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Response {
+    let id = match parse_id(&id) {
+        Ok(i) => i,
+        Err(r) => return r,
+    };
+    let row = blocking(&app, move |a| -> Result<Option<Option<String>>, String> {
+        let db = a.db.lock().map_err(|e| e.to_string())?;
+        db.query_row("SELECT summary_html FROM batches WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(|e| e.to_string())
+    })
+    .await;
+    match row {
+        Ok(Ok(Some(Some(page)))) => ([(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], page).into_response(),
+        Ok(Ok(Some(None))) => error(StatusCode::NOT_FOUND, "not_found", format!("batch {id} was refused; it has no summary")),
+        Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "not_found", format!("no batch {id}")),
+        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e),
+        Err(r) => r,
+    }
+}
