@@ -188,7 +188,8 @@ struct PackAcc {
     status: StatusCounts,
     sums: BTreeMap<String, f64>,
     means: BTreeMap<String, (f64, u64)>,
-    records: Vec<Value>,
+    /// Batch records as compact JSON (a few dozen bytes each, not a tree).
+    records: Vec<String>,
 }
 
 /// Folds judged submissions into a batch report.
@@ -316,7 +317,7 @@ impl<'r> Batch<'r> {
                 if has_batch_rules {
                     record.insert("index".into(), Value::from(index));
                     record.insert("status".into(), Value::from(report.status.as_str()));
-                    acc.records.push(Value::Object(record));
+                    acc.records.push(Value::Object(record).to_string());
                 }
             }
             None => self.unmatched += 1,
@@ -332,7 +333,8 @@ impl<'r> Batch<'r> {
         let mut by_rule = self.by_rule;
         for (id, acc) in &self.packs {
             let Some(pack) = self.rules.pack(id) else { continue };
-            for mut f in pack.run_batch(&acc.records, self.registry.as_ref()) {
+            let records = acc.records.iter().map(|r| serde_json::from_str(r).unwrap_or(Value::Null));
+            for mut f in pack.run_batch(records, self.registry.as_ref()) {
                 if let Some((source, cells)) = f.record.and_then(|i| usize::try_from(i).ok()).and_then(|i| self.sources.get(i)) {
                     f.source = Some(match cells {
                         Some(c) => format!("{source} {}", c.rows_ref()),

@@ -26,4 +26,4 @@ pub mod sheet;
 pub use error::Error;
 pub use pack::{Manifest, PackSource};
 pub use report::{Finding, Report, Severity, Status};
-pub use ruleset::{CompileOptions, CompiledPack, RuleMeta, RuleSet};
+pub use ruleset::{BATCH_ITEMS_PER_RECORD, BATCH_OPS_PER_RECORD, BATCH_TEXT_PER_RECORD, CompileOptions, CompiledPack, RuleMeta, RuleSet};

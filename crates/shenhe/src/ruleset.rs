@@ -89,6 +89,7 @@ struct CompiledRule {
 /// One pack, compiled: engine, schema validator, ASTs and messages.
 pub struct CompiledPack {
     manifest: Manifest,
+    optimize: bool,
     hash: String,
     engine: Engine,
     validator: jsonschema::Validator,
@@ -109,6 +110,18 @@ fn compile_scope() -> Scope<'static> {
     scope.push_dynamic("derived", Dynamic::UNIT);
     scope
 }
+
+/// Operations a batch rule gets per record (and per registry entry), on top
+/// of the pack's `max_operations`.
+pub const BATCH_OPS_PER_RECORD: u64 = 2_000;
+
+/// Items (counted as Rhai counts them, nested ones included) a batch rule's
+/// arrays and maps may hold per record, when that is more than the pack's limits.
+pub const BATCH_ITEMS_PER_RECORD: usize = 64;
+
+/// Bytes of text a batch rule's collections may hold per record (and per
+/// registry entry), when that is more than the pack's `max_string_len`.
+pub const BATCH_TEXT_PER_RECORD: usize = 1_024;
 
 /// Names a batch rule sees.
 fn batch_scope() -> Scope<'static> {
@@ -210,6 +223,7 @@ impl CompiledPack {
             })?;
         }
         Ok(Self {
+            optimize: options.optimize,
             manifest: source.manifest.clone(),
             hash: source.hash.clone(),
             engine,
@@ -350,27 +364,56 @@ impl CompiledPack {
     /// with at least `index` (its place in the whole batch). A rule points
     /// at a record with `ptr(r.index, "field", …)`, and at the whole batch
     /// with `""`. `registry` is the caller's reference list, or `()`.
+    ///
+    /// A batch rule's limits grow with the batch, so the same rule that
+    /// checks ten records can check a hundred thousand: operations get
+    /// [`BATCH_OPS_PER_RECORD`] more per record, arrays and maps may hold
+    /// [`BATCH_ITEMS_PER_RECORD`] items per record, and the text in them may reach
+    /// [`BATCH_TEXT_PER_RECORD`] bytes per record. Both depend only on the number of records, so a
+    /// batch stops at the same point on every host.
     #[must_use]
-    pub fn run_batch(&self, records: &[Value], registry: Option<&Value>) -> Vec<crate::batch::BatchFinding> {
+    pub fn run_batch(&self, records: impl IntoIterator<Item = Value>, registry: Option<&Value>) -> Vec<crate::batch::BatchFinding> {
         let mut out = Vec::new();
         if self.batch.is_empty() {
             return out;
         }
-        let known: std::collections::BTreeSet<u64> = records.iter().filter_map(|r| r.get("index").and_then(Value::as_u64)).collect();
+        let mut known = std::collections::BTreeSet::new();
+        let array: rhai::Array = records
+            .into_iter()
+            .map(|r| {
+                if let Some(i) = r.get("index").and_then(Value::as_u64) {
+                    known.insert(i);
+                }
+                to_script_value(&r)
+            })
+            .collect();
+        let n = array.len();
+        let registry_len = registry.and_then(Value::as_array).map_or(0, Vec::len);
+        let mut limits = self.manifest.limits;
+        limits.max_operations = limits
+            .max_operations
+            .saturating_add(BATCH_OPS_PER_RECORD.saturating_mul((n + registry_len) as u64));
+        // Rhai counts every element and entry nested inside a collection:
+        // a map of records holds each record's fields too.
+        limits.max_array_len = limits.max_array_len.max(BATCH_ITEMS_PER_RECORD * (n + registry_len));
+        limits.max_map_len = limits.max_map_len.max(BATCH_ITEMS_PER_RECORD * (n + registry_len));
+        // Rhai counts the text inside a collection against the string limit.
+        limits.max_string_len = limits.max_string_len.max(BATCH_TEXT_PER_RECORD * (n + registry_len));
+        let engine = build_engine(&limits, self.optimize);
         let mut scope = Scope::new();
-        scope.push_constant_dynamic("records", Dynamic::from_array(records.iter().map(to_script_value).collect()));
+        scope.push_constant_dynamic("records", Dynamic::from_array(array));
         scope.push_constant_dynamic("params", self.params.clone());
         scope.push_constant_dynamic("registry", registry.map_or(Dynamic::UNIT, to_script_value));
         let base = scope.len();
         for rule in &self.batch {
             helpers::drain_emitted();
-            let outcome = self.engine.run_ast_with_scope(&mut scope, &rule.ast);
+            let outcome = engine.run_ast_with_scope(&mut scope, &rule.ast);
             let emitted = helpers::drain_emitted();
             scope.rewind(base);
             let findings: Vec<Finding> = match outcome {
                 Ok(()) => emitted.into_iter().map(|e| self.finding(&rule.meta, e)).collect(),
                 Err(e) => {
-                    let f = classify(e, &self.manifest.limits);
+                    let f = classify(e, &limits);
                     vec![self.engine_finding(&rule.meta.id, f.code, &f.detail_zh, &f.detail, f.line, f.column)]
                 }
             };

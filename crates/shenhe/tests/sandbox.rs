@@ -117,3 +117,47 @@ fn sandbox_forbidden_features_do_not_compile() {
         }
     }
 }
+
+/// The national medical team pack, read from `rules/`.
+fn nt_pack() -> shenhe::PackSource {
+    support::pack_source("national-medical-team-2024")
+}
+
+fn nt_record(i: u64, hospital: &str) -> serde_json::Value {
+    serde_json::json!({"index": i, "status": "accepted", "hospital": hospital, "uscc": "", "stage": "plan", "year": 2024, "jurisdiction": "53"})
+}
+
+#[test]
+fn sandbox_batch_limits_grow_with_the_batch() {
+    let set = RuleSet::compile([nt_pack()]).unwrap();
+    let pack = set.pack("national-medical-team-2024").unwrap();
+    // 20,000 teams from distinct hospitals, and the last one repeated: far
+    // past the per-submission operation and size limits, yet no ENGINE finding.
+    let n = 20_000;
+    let records = (0..n).map(|i| nt_record(i, &format!("医院{i}"))).chain([nt_record(n, "医院7")]);
+    let found = pack.run_batch(records, None);
+    assert!(found.iter().all(|f| f.rule != "ENGINE"), "{:?}", found.iter().find(|f| f.rule == "ENGINE"));
+    let dup: Vec<_> = found.iter().filter(|f| f.severity == Severity::Error).collect();
+    assert_eq!(dup.len(), 1);
+    assert_eq!(dup[0].record, Some(n));
+    assert_eq!(dup[0].params["first_record"], 8);
+}
+
+#[test]
+fn sandbox_runaway_batch_rule_stops_at_the_same_point_every_time() {
+    let mut src = nt_pack();
+    src.batch.push(shenhe::pack::Script {
+        file: "batch/spin.rhai".into(),
+        source: "//! id: T-BSPIN\n//! severity: error\nlet i = 0; for r in records { loop { i += 1; } }\n".into(),
+    });
+    src.messages
+        .insert("T-BSPIN".into(), serde_json::from_value(serde_json::json!({"zh": "x", "en": "x"})).unwrap());
+    let set = RuleSet::compile([src.seal()]).unwrap();
+    let pack = set.pack("national-medical-team-2024").unwrap();
+    let run = || pack.run_batch((0..50).map(|i| nt_record(i, "医院")), None);
+    let first = run();
+    let spin = first.iter().find(|f| f.rule == "ENGINE").expect("an ENGINE finding");
+    assert_eq!(spin.params["rule"], "T-BSPIN");
+    assert_eq!(spin.params["code"], "rule.limit");
+    assert_eq!(first, run(), "deterministic");
+}

@@ -92,6 +92,12 @@ fn truthy(ctx: &NativeCallContext, pred: &FnPtr, item: &Dynamic) -> Result<bool,
     Ok(r.as_bool().unwrap_or(false))
 }
 
+/// The group key of an item: the key function's result as text, or `None` for `()`.
+fn group_key(ctx: &NativeCallContext, key: &FnPtr, item: &Dynamic) -> Result<Option<String>, Box<rhai::EvalAltResult>> {
+    let k: Dynamic = key.call_within_context(ctx, (item.clone(),))?;
+    Ok(if k.is_unit() { None } else { Some(k.to_string()) })
+}
+
 fn items_of(x: &Dynamic) -> Array {
     x.read_lock::<Array>().map(|a| a.clone()).unwrap_or_default()
 }
@@ -212,6 +218,33 @@ pub(crate) fn register(e: &mut Engine) {
             }
             #[allow(clippy::cast_precision_loss, reason = "array lengths are bounded by the sandbox")]
             Ok(Dynamic::from_float(n as FLOAT / items.len() as FLOAT))
+        },
+    );
+    // Grouping, for cross-record rules over large batches: one native pass,
+    // where a script loop filling a map would be checked for size on every
+    // insert. Keys are the key function's result as text; `()` is skipped.
+    e.register_fn(
+        "first_by",
+        |ctx: NativeCallContext, arr: Dynamic, key: FnPtr| -> Result<Map, Box<rhai::EvalAltResult>> {
+            let mut out = Map::new();
+            for item in into_items(arr) {
+                if let Some(k) = group_key(&ctx, &key, &item)? {
+                    out.entry(k.into()).or_insert(item);
+                }
+            }
+            Ok(out)
+        },
+    );
+    e.register_fn(
+        "count_by",
+        |ctx: NativeCallContext, arr: Dynamic, key: FnPtr| -> Result<Map, Box<rhai::EvalAltResult>> {
+            let mut counts: std::collections::BTreeMap<String, INT> = std::collections::BTreeMap::new();
+            for item in &into_items(arr) {
+                if let Some(k) = group_key(&ctx, &key, item)? {
+                    *counts.entry(k).or_insert(0) += 1;
+                }
+            }
+            Ok(counts.into_iter().map(|(k, n)| (k.into(), Dynamic::from_int(n))).collect())
         },
     );
     e.register_fn("min_of", |arr: Dynamic, name: ImmutableString| extreme(&arr, &name, std::cmp::Ordering::Less));
