@@ -322,7 +322,7 @@ impl<'r> Batch<'r> {
             }
             None => self.unmatched += 1,
         }
-        self.sources.push((source, cells));
+        self.sources.push((source, cells.map(SourceMap::header_only)));
     }
 
     /// Runs the cross-record rules and returns the batch report.
