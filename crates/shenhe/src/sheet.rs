@@ -295,7 +295,8 @@ impl SourceMap {
     /// fraction of the memory, for a batch that keeps one per submission.
     #[must_use]
     pub fn header_only(mut self) -> Self {
-        self.cells.retain(|(p, _, _)| !p.split('/').any(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())));
+        self.cells
+            .retain(|(p, _, _)| !p.split('/').any(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit())));
         self.cells.shrink_to_fit();
         self
     }
@@ -593,7 +594,11 @@ mod tests {
         assert_eq!(first.source.cite("/sites/0"), "Sheet1!A3:D4", "the whole group");
         let header = first.source.clone().header_only();
         assert_eq!(header.cite("/hospital/name"), "Sheet1!B3");
-        assert_eq!(header.cite("/members/1/days"), "Sheet1!A3:B3", "repeat cells are dropped; the header cells remain");
+        assert_eq!(
+            header.cite("/members/1/days"),
+            "Sheet1!A3:B3",
+            "repeat cells are dropped; the header cells remain"
+        );
         let second = g.finish().unwrap();
         assert_eq!(second.source.rows, (6, 6));
         assert_eq!(second.source.key, "T2");

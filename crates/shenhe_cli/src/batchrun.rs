@@ -58,6 +58,8 @@ pub trait Consumer {
     fn note(&mut self, message: &str);
     /// How many rows are coming, when known (for progress).
     fn expect_rows(&mut self, _rows: u64) {}
+    /// Rows read from a sheet so far (for progress).
+    fn rows_read(&mut self, _rows: u64) {}
 }
 
 /// Items judged per round. Memory stays bounded by this many submissions
@@ -340,6 +342,7 @@ impl<'m, C: Consumer> SheetFeeder<'_, '_, 'm, C> {
 
 impl<C: Consumer> sheets::RowSink for SheetFeeder<'_, '_, '_, C> {
     fn row(&mut self, sheet: &str, row: u32, cells: Vec<CellValue>) -> Result<()> {
+        self.runner.consumer.rows_read(1);
         match &mut self.active {
             Some((pack, grouper)) => {
                 if let Some(built) = grouper.push(row, &cells) {

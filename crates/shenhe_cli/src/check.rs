@@ -55,6 +55,8 @@ struct Printer<'a> {
     color: bool,
     batch: Batch<'a>,
     progress: ProgressBar,
+    /// Submissions judged so far (the progress line's message).
+    judged: u64,
     any_error: bool,
     bad_input: bool,
 }
@@ -80,19 +82,34 @@ impl Printer<'_> {
         self.bad_input = true;
         self.note(message);
     }
+
+    fn count(&mut self) {
+        self.judged += 1;
+        if self.judged.is_multiple_of(64) {
+            self.progress.set_message(format!("{} 份已审核 checked", self.judged));
+        }
+    }
+
+    /// A file of `bytes` is next: the bar follows the bytes read.
+    fn start_file(&mut self, bytes: u64) {
+        self.progress
+            .set_style(style("{spinner} [{bar:30}] {bytes}/{total_bytes}  {msg}  {elapsed} (ETA {eta})"));
+        self.progress.set_position(0);
+        self.progress.set_length(bytes);
+    }
 }
 
 impl Consumer for Printer<'_> {
     fn judged(&mut self, j: Judged) -> io::Result<()> {
         self.write(&j.source, &j.report, j.cells.as_ref())?;
         self.batch.add(j.source, &j.report, j.record, j.cells);
-        self.progress.inc(1);
+        self.count();
         Ok(())
     }
 
     fn unreadable(&mut self, _source: &str, _received: &str, message: &str) {
         self.batch.unreadable();
-        self.progress.inc(1);
+        self.count();
         self.bad(message);
     }
 
@@ -102,7 +119,14 @@ impl Consumer for Printer<'_> {
     }
 
     fn expect_rows(&mut self, rows: u64) {
-        self.progress.inc_length(rows);
+        self.progress
+            .set_style(style("{spinner} [{bar:30}] {pos}/{len} 行 rows  {msg}  {elapsed} (ETA {eta})"));
+        self.progress.set_position(0);
+        self.progress.set_length(rows);
+    }
+
+    fn rows_read(&mut self, rows: u64) {
+        self.progress.inc(rows);
     }
 }
 
@@ -171,9 +195,17 @@ pub fn read_registry(path: &Path) -> Result<Value> {
     Ok(Value::Array(rows))
 }
 
+fn style(template: &str) -> ProgressStyle {
+    ProgressStyle::with_template(template)
+        .unwrap_or_else(|_| ProgressStyle::default_spinner())
+        .progress_chars("=> ")
+}
+
+/// The progress line on stderr; drawn only when stderr is a terminal.
 fn progress_bar() -> ProgressBar {
     let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
-    bar.set_style(ProgressStyle::with_template("{spinner} {pos} 份已审核 checked  {per_sec}  {elapsed}").unwrap_or_else(|_| ProgressStyle::default_spinner()));
+    bar.set_style(style("{spinner} {msg}  {elapsed}"));
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
     bar
 }
 
@@ -195,6 +227,7 @@ pub fn run(o: &Options<'_>) -> Result<ExitCode> {
         color,
         batch: Batch::new(&rules, registry),
         progress: progress_bar(),
+        judged: 0,
         any_error: false,
         bad_input: false,
     };
@@ -222,7 +255,9 @@ pub fn run(o: &Options<'_>) -> Result<ExitCode> {
         };
         if is_stream(path) {
             streams += 1;
-            runner.run_stream(&name, BufReader::new(file))?;
+            runner.consumer.start_file(file.metadata().map_or(0, |m| m.len()));
+            let bar = runner.consumer.progress.clone();
+            runner.run_stream(&name, BufReader::new(bar.wrap_read(file)))?;
             continue;
         }
         let mut text = String::new();
