@@ -144,7 +144,8 @@ enum Command {
     /// its report whatever its status); GET /api/submissions/{id}; POST
     /// /api/batches[?name=FILE] (NDJSON, CSV or .xlsx: every submission
     /// stamped, judged and stored with the file as received and the batch
-    /// report); GET /api/batches/{id} and /api/batches/{id}/summary (HTML); GET
+    /// report); GET /api/batches[?name=FILE] (the latest uploads); GET
+    /// /api/batches/{id} and /api/batches/{id}/summary (HTML); GET
     /// /api/packs; GET /gen/bundles/<pack>.json (what the browser loads); and
     /// the files of --www (the portal, /playground/).
     #[command(

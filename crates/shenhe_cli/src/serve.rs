@@ -157,7 +157,10 @@ pub fn run(options: Options) -> Result<ExitCode> {
 
 fn router(app: Arc<App>, www: &Path, max_body: usize, max_batch_body: usize) -> Router {
     Router::new()
-        .route("/api/batches", post(batch::upload).layer(DefaultBodyLimit::max(max_batch_body)))
+        .route(
+            "/api/batches",
+            post(batch::upload).layer(DefaultBodyLimit::max(max_batch_body)).get(batch::list),
+        )
         .route("/api/batches/{id}", get(batch::fetch))
         .route("/api/batches/{id}/summary", get(batch::summary))
         .route("/api/validate", post(validate))

@@ -321,4 +321,15 @@ fn serve_batches_store_every_submission_the_upload_and_the_batch_report() {
 
     let (status, body) = post_bytes(&server.base, "/api/batches", "text/plain", b"x");
     assert_eq!(status, 415, "{body}");
+
+    let (status, listed) = get(&server.base, "/api/batches?name=qz-monthly.xlsx");
+    assert_eq!(status, 200);
+    let listed: Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["batch_id"], id);
+    assert_eq!(listed[0]["stored_submissions"], 36);
+    let (_, all) = get(&server.base, "/api/batches");
+    let all: Value = serde_json::from_str(&all).unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 3, "newest first: {all}");
+    assert_eq!(all[0]["status"], "refused");
 }

@@ -229,6 +229,45 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
     }
 }
 
+#[derive(serde::Deserialize)]
+pub struct ListQuery {
+    /// Only uploads with this name.
+    name: Option<String>,
+}
+
+/// `GET /api/batches[?name=FILE]`: the 100 latest uploads, newest first
+/// (id, time, name, status, size, submissions stored), so a client whose
+/// upload timed out can find it before sending it again.
+pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
+    let rows = blocking(&app, move |a| -> Result<Value, String> {
+        let db = a.db.lock().map_err(|e| e.to_string())?;
+        let mut stmt = db
+            .prepare(
+                "SELECT id, received_at, name, status, length(received),
+                        (SELECT count(*) FROM submissions s WHERE s.batch_id = b.id)
+                 FROM batches b WHERE ?1 IS NULL OR name = ?1 ORDER BY id DESC LIMIT 100",
+            )
+            .map_err(|e| e.to_string())?;
+        let rows = stmt
+            .query_map([q.name], |r| {
+                Ok(json!({
+                    "batch_id": r.get::<_, i64>(0)?,
+                    "received_at": r.get::<_, String>(1)?,
+                    "name": r.get::<_, String>(2)?,
+                    "status": r.get::<_, String>(3)?,
+                    "received_bytes": r.get::<_, i64>(4)?,
+                    "stored_submissions": r.get::<_, i64>(5)?,
+                }))
+            })
+            .map_err(|e| e.to_string())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        Ok(Value::Array(rows))
+    })
+    .await;
+    found(rows.map(|r| r.map(Some)), "no batches")
+}
+
 fn parse_id(id: &str) -> Result<i64, Response> {
     id.parse::<i64>()
         .map_err(|_| error(StatusCode::BAD_REQUEST, "bad_id", format!("{id:?} is not a batch id")))
