@@ -125,7 +125,8 @@ const fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct Mapping {
     /// Rows with the same values in these columns form one submission;
-    /// empty means one submission per row. Rows of a group must be adjacent.
+    /// empty means one submission per row. Rows of a group must be adjacent;
+    /// a row whose key cells are all blank continues the group above it.
     #[serde(default)]
     pub group_by: Vec<String>,
     /// Values set in every submission built from a sheet (form, policy).
@@ -389,8 +390,11 @@ impl<'m> Grouper<'m> {
         } else {
             self.layout.group.iter().map(|c| cell(*c).display()).collect()
         };
+        // A blank key continues the group above: counties often write the
+        // key on a group's first row only (what is left of an unmerged cell).
+        let continues = !self.layout.group.is_empty() && key.iter().all(String::is_empty) && self.current.is_some();
         let done = match &self.current {
-            Some(g) if g.key == key => None,
+            Some(g) if g.key == key || continues => None,
             _ => self.take(),
         };
         let group = self.current.get_or_insert_with(|| Group {
@@ -602,6 +606,19 @@ mod tests {
         let second = g.finish().unwrap();
         assert_eq!(second.source.rows, (6, 6));
         assert_eq!(second.source.key, "T2");
+    }
+
+    #[test]
+    fn a_blank_key_continues_the_group_above() {
+        let m = mapping();
+        let rows = vec![(1, vec![t("队伍编号"), t("派出医院"), t("队员姓名"), t("在岗天数")])];
+        let mut g = Grouper::new(&m, m.locate("Sheet1", &rows).unwrap(), "Sheet1");
+        assert!(g.push(2, &[t("T1"), t("某医院"), t("张一")]).is_none());
+        assert!(g.push(3, &[CellValue::Empty, CellValue::Empty, t("李二")]).is_none());
+        let first = g.push(4, &[t("T2"), t("另一医院"), t("王三")]).unwrap();
+        assert_eq!(first.submission["members"], json!([{"name": "张一"}, {"name": "李二"}]));
+        assert_eq!(first.source.rows, (2, 3));
+        assert_eq!(g.finish().unwrap().source.key, "T2");
     }
 
     #[test]

@@ -239,16 +239,24 @@ impl<'a, C: Consumer> Runner<'a, C> {
             matched: 0,
             skipped: Vec::new(),
             ignoring: false,
+            built: 0,
+            empty: Vec::new(),
         };
         let result = sheets::read(source, &mut feeder);
-        let (matched, skipped) = (feeder.matched, std::mem::take(&mut feeder.skipped));
+        let (matched, skipped, empty) = (feeder.matched, std::mem::take(&mut feeder.skipped), std::mem::take(&mut feeder.empty));
         self.flush()?;
         result?;
+        if matched == 0 && skipped.is_empty() {
+            bail!("{file}: the file has no rows");
+        }
         if matched == 0 {
             bail!("{}", skipped.join("\n"));
         }
         for s in skipped {
             self.consumer.note(&format!("{file}: skipped sheet {s}"));
+        }
+        for e in empty {
+            self.consumer.note(&e);
         }
         Ok(())
     }
@@ -268,6 +276,10 @@ struct SheetFeeder<'r, 'a, 'm, C: Consumer> {
     skipped: Vec<String>,
     /// The sheet has no pack's columns: its remaining rows are ignored.
     ignoring: bool,
+    /// Submissions built from the current sheet.
+    built: usize,
+    /// Sheets with a header row and no data rows.
+    empty: Vec<String>,
 }
 
 impl<'m, C: Consumer> SheetFeeder<'_, '_, 'm, C> {
@@ -331,6 +343,7 @@ impl<'m, C: Consumer> SheetFeeder<'_, '_, 'm, C> {
     }
 
     fn send(&mut self, pack: String, built: Built) -> Result<()> {
+        self.built += 1;
         self.runner.push(Item {
             source: self.file.clone(),
             pack: Some(pack),
@@ -366,11 +379,15 @@ impl<C: Consumer> sheets::RowSink for SheetFeeder<'_, '_, '_, C> {
             self.decide(sheet)?;
         }
         self.ignoring = false;
-        if let Some((pack, mut grouper)) = self.active.take()
-            && let Some(built) = grouper.finish()
-        {
-            self.send(pack, built)?;
+        if let Some((pack, mut grouper)) = self.active.take() {
+            if let Some(built) = grouper.finish() {
+                self.send(pack, built)?;
+            }
+            if self.built == 0 {
+                self.empty.push(format!("{}: sheet {sheet} has the header row but no data rows", self.file));
+            }
         }
+        self.built = 0;
         self.held.clear();
         self.merged.clear();
         Ok(())

@@ -210,3 +210,40 @@ fn sheets_html_summary_is_self_contained() {
     assert!(!without_xmlns.contains("http://") && !without_xmlns.contains("https://"), "nothing fetched");
     assert!(html.contains("NT-15") && html.contains("批量审核汇总"));
 }
+
+#[test]
+fn sheets_empty_files_and_blank_keys_are_handled_as_a_clerk_expects() {
+    let empty = tmp("empty.csv");
+    std::fs::write(&empty, "").unwrap();
+    let o = shenhe(&["check", empty.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(err(&o).contains("empty.csv: the file has no rows"), "{}", err(&o));
+
+    let rows = nt_rows(1, 5);
+    let headers = tmp("headers.csv");
+    std::fs::write(&headers, csv_text(&rows[..2])).unwrap();
+    let o = shenhe(&["check", headers.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stdout.is_empty());
+    assert!(err(&o).contains("has the header row but no data rows"), "{}", err(&o));
+
+    // The team number only on the team's first row: the blank rows below continue it.
+    let mut rows = nt_rows(2, 5);
+    for r in rows.iter_mut().skip(2) {
+        if !matches!(&r[1], Cell::S(stage) if stage == "方案") {
+            r[0] = Cell::E;
+        }
+    }
+    let blank = tmp("blank-keys.csv");
+    std::fs::write(&blank, csv_text(&rows)).unwrap();
+    let o = shenhe(&["check", blank.to_str().unwrap()]);
+    let reports = lines(&o);
+    assert_eq!(reports.len(), 2, "{}", err(&o));
+    assert_eq!(reports[0]["derived"]["team_size"], 5);
+    assert_eq!(reports[0]["key"], "T0000");
+    assert!(
+        reports[1]["source"].as_str().unwrap().ends_with("blank-keys.csv!8:12"),
+        "{}",
+        reports[1]["source"]
+    );
+}
