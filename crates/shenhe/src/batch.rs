@@ -186,8 +186,10 @@ impl BatchReport {
 struct PackAcc {
     submissions: u64,
     status: StatusCounts,
-    sums: BTreeMap<String, f64>,
-    means: BTreeMap<String, (f64, u64)>,
+    /// Totals of `[rollup] sum`, in its order.
+    sums: Vec<f64>,
+    /// Totals and counts of `[rollup] mean`, in its order.
+    means: Vec<(f64, u64)>,
     /// Batch records as compact JSON (a few dozen bytes each, not a tree).
     records: Vec<String>,
 }
@@ -207,18 +209,9 @@ pub struct Batch<'r> {
     examples: Vec<Example>,
 }
 
-fn number(v: &Value) -> Option<f64> {
-    v.as_f64()
-}
-
 /// A roll-up figure: rounded to 4 places; whole values as integers.
 fn figure(x: f64) -> Value {
-    let x = round4(x);
-    if x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 {
-        #[allow(clippy::cast_possible_truncation, reason = "whole and below 2^53")]
-        return Value::from(x as i64);
-    }
-    Value::from(x)
+    crate::input::number_value(round4(x))
 }
 
 impl<'r> Batch<'r> {
@@ -291,30 +284,31 @@ impl<'r> Batch<'r> {
                 });
             }
         }
-        match &report.pack {
-            Some(p) => {
-                let rollup = self.rules.pack(&p.id).map(|c| c.manifest().rollup.clone()).unwrap_or_default();
+        // The pack always is in `rules`: the report was made with them.
+        let rules = self.rules;
+        match report.pack.as_ref().and_then(|p| rules.pack(&p.id).map(|c| (p, c))) {
+            Some((p, pack)) => {
+                let rollup = &pack.manifest().rollup;
                 let acc = self.packs.entry(p.id.clone()).or_insert_with(|| PackAcc {
                     submissions: 0,
                     status: StatusCounts::default(),
-                    sums: BTreeMap::new(),
-                    means: BTreeMap::new(),
+                    sums: vec![0.0; rollup.sum.len()],
+                    means: vec![(0.0, 0); rollup.mean.len()],
                     records: Vec::new(),
                 });
                 acc.submissions += 1;
                 acc.status.add(report.status);
-                for name in &rollup.sum {
-                    *acc.sums.entry(name.clone()).or_insert(0.0) += report.derived.get(name).and_then(number).unwrap_or(0.0);
+                let figure_of = |name: &String| report.derived.get(name).and_then(Value::as_f64);
+                for (total, name) in acc.sums.iter_mut().zip(&rollup.sum) {
+                    *total += figure_of(name).unwrap_or(0.0);
                 }
-                for name in &rollup.mean {
-                    let e = acc.means.entry(name.clone()).or_insert((0.0, 0));
-                    if let Some(x) = report.derived.get(name).and_then(number) {
-                        e.0 += x;
-                        e.1 += 1;
+                for ((total, n), name) in acc.means.iter_mut().zip(&rollup.mean) {
+                    if let Some(x) = figure_of(name) {
+                        *total += x;
+                        *n += 1;
                     }
                 }
-                let has_batch_rules = self.rules.pack(&p.id).is_some_and(|c| c.batch_rules().next().is_some());
-                if has_batch_rules {
+                if pack.batch_rules().next().is_some() {
                     record.insert("index".into(), Value::from(index));
                     record.insert("status".into(), Value::from(report.status.as_str()));
                     acc.records.push(Value::Object(record).to_string());
@@ -355,23 +349,16 @@ impl<'r> Batch<'r> {
                 hash: pack.hash().to_owned(),
                 submissions: acc.submissions,
                 status: acc.status,
-                sum: m
-                    .rollup
-                    .sum
-                    .iter()
-                    .map(|n| (n.clone(), figure(acc.sums.get(n).copied().unwrap_or(0.0))))
-                    .collect(),
+                sum: m.rollup.sum.iter().cloned().zip(acc.sums.iter().map(|t| figure(*t))).collect(),
                 mean: m
                     .rollup
                     .mean
                     .iter()
-                    .map(|n| {
-                        let v = acc.means.get(n).filter(|(_, c)| *c > 0).map_or(Value::Null, |(s, c)| {
-                            #[allow(clippy::cast_precision_loss, reason = "a count of submissions")]
-                            figure(s / *c as f64)
-                        });
-                        (n.clone(), v)
-                    })
+                    .cloned()
+                    .zip(acc.means.iter().map(|(total, n)| {
+                        #[allow(clippy::cast_precision_loss, reason = "a count of submissions")]
+                        if *n > 0 { figure(total / *n as f64) } else { Value::Null }
+                    }))
                     .collect(),
             });
         }

@@ -109,13 +109,23 @@ impl CaseResult {
 
 /// Builds the case's submission from `base` (looked up with `load_base`) and `patch`.
 pub fn build_submission(case: &Case, load_base: &dyn Fn(&str) -> Result<Value, String>) -> Result<Value, String> {
-    let mut doc = match (&case.submission, &case.base) {
+    build_doc(case.base.as_deref(), case.submission.as_ref(), case.patch.as_ref(), load_base)
+}
+
+/// A submission given inline, or as a base file plus a JSON Patch (cases and batch items).
+fn build_doc(
+    base: Option<&str>,
+    submission: Option<&Value>,
+    patch: Option<&json_patch::Patch>,
+    load_base: &dyn Fn(&str) -> Result<Value, String>,
+) -> Result<Value, String> {
+    let mut doc = match (submission, base) {
         (Some(s), None) => s.clone(),
         (None, Some(b)) => load_base(b)?,
         (Some(_), Some(_)) => return Err("give either `submission` or `base`, not both".into()),
         (None, None) => return Err("the case has neither `submission` nor `base`".into()),
     };
-    if let Some(p) = &case.patch {
+    if let Some(p) = patch {
         json_patch::patch(&mut doc, p).map_err(|e| format!("patch: {e}"))?;
     }
     Ok(doc)
@@ -371,16 +381,7 @@ fn batch_matches(f: &crate::batch::BatchFinding, e: &ExpectedFinding) -> bool {
 pub fn run_batch_case(rules: &RuleSet, case: &BatchCase, load_base: &dyn Fn(&str) -> Result<Value, String>) -> (Vec<String>, Vec<crate::batch::BatchFinding>) {
     let mut batch = crate::batch::Batch::new(rules, case.registry.clone());
     for (i, item) in case.submissions.iter().enumerate() {
-        let as_case = Case {
-            name: case.name.clone(),
-            description: String::new(),
-            base: item.base.clone(),
-            submission: item.submission.clone(),
-            patch: item.patch.clone(),
-            pack: None,
-            expect: Expect::default(),
-        };
-        match build_submission(&as_case, load_base) {
+        match build_doc(item.base.as_deref(), item.submission.as_ref(), item.patch.as_ref(), load_base) {
             Ok(doc) => {
                 let (report, record) = rules.evaluate_for_batch(&doc, None);
                 batch.add(format!("#{i}"), &report, record, None);

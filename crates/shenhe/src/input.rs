@@ -43,6 +43,17 @@ fn parse_number(s: &str) -> Option<Value> {
     s.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number)
 }
 
+/// A number as JSON: whole values (Excel stores every number as a float; a
+/// sum of counts is a float) become integers, others stay decimals.
+#[must_use]
+pub fn number_value(f: f64) -> Value {
+    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
+        #[allow(clippy::cast_possible_truncation, reason = "whole and below 2^53")]
+        return Value::from(f as i64);
+    }
+    Number::from_f64(f).map_or(Value::Null, Value::Number)
+}
+
 /// Splits a form path into tokens. Accepts a JSON Pointer (`/members/0/name`,
 /// with `~0`/`~1` escapes) or the slash path of an HTML attribute
 /// (`members/0/name`).

@@ -103,12 +103,17 @@ pub struct CompiledPack {
 
 /// Names a script sees; declared at compile time so `strict_variables` can
 /// reject typos, but not as constants, so the optimiser cannot fold them.
-fn compile_scope() -> Scope<'static> {
+fn declared(names: &[&'static str]) -> Scope<'static> {
     let mut scope = Scope::new();
-    scope.push_dynamic("submission", Dynamic::UNIT);
-    scope.push_dynamic("params", Dynamic::UNIT);
-    scope.push_dynamic("derived", Dynamic::UNIT);
+    for name in names {
+        scope.push_dynamic(*name, Dynamic::UNIT);
+    }
     scope
+}
+
+/// Names a rule or `derive.rhai` sees.
+fn compile_scope() -> Scope<'static> {
+    declared(&["submission", "params", "derived"])
 }
 
 /// Operations a batch rule gets per record (and per registry entry), on top
@@ -125,11 +130,7 @@ pub const BATCH_TEXT_PER_RECORD: usize = 1_024;
 
 /// Names a batch rule sees.
 fn batch_scope() -> Scope<'static> {
-    let mut scope = Scope::new();
-    scope.push_dynamic("records", Dynamic::UNIT);
-    scope.push_dynamic("params", Dynamic::UNIT);
-    scope.push_dynamic("registry", Dynamic::UNIT);
-    scope
+    declared(&["records", "params", "registry"])
 }
 
 fn compile_script(engine: &Engine, pack: &str, file: &str, source: &str) -> Result<AST, Error> {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use crate::{
-    input::{normalize_number, path_tokens, set_path},
+    input::{normalize_number, number_value, path_tokens, set_path},
     pointer::escape_into,
 };
 
@@ -490,7 +490,7 @@ fn convert(kind: ColumnType, cell: &CellValue) -> Option<Value> {
     }
     Some(match (kind, cell) {
         (ColumnType::Number, CellValue::Int(i)) => Value::from(*i),
-        (ColumnType::Number, CellValue::Float(f)) => float_value(*f),
+        (ColumnType::Number, CellValue::Float(f)) => number_value(*f),
         (ColumnType::Number, other) => normalize_number(&other.display())?,
         (ColumnType::Boolean, CellValue::Bool(b)) => Value::Bool(*b),
         (ColumnType::Boolean, other) => {
@@ -520,15 +520,6 @@ fn convert(kind: ColumnType, cell: &CellValue) -> Option<Value> {
         ),
         (ColumnType::Text, other) => Value::String(other.display()),
     })
-}
-
-/// Whole floats become JSON integers (Excel stores every number as a float).
-fn float_value(f: f64) -> Value {
-    if f.fract() == 0.0 && f.abs() < 9_007_199_254_740_992.0 {
-        #[allow(clippy::cast_possible_truncation, reason = "whole and below 2^53")]
-        return Value::from(f as i64);
-    }
-    serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)
 }
 
 /// `2024/9/1`, `2024.9.1`, `2024年9月1日` → `2024-09-01`; anything else is

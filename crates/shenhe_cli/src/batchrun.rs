@@ -2,7 +2,10 @@
 //! on every core. `shenhe check` prints what comes out; `shenhe serve`
 //! stores it. Both hand the results to a [`Consumer`] in input order.
 
-use std::io::{self, BufRead};
+use std::{
+    borrow::Cow,
+    io::{self, BufRead},
+};
 
 use anyhow::{Result, bail};
 use serde_json::{Value, json};
@@ -31,15 +34,33 @@ pub struct Item {
     pub input: Input,
 }
 
+/// What was received, as received.
+pub enum Received {
+    /// A line's (or file's) text.
+    Text(String),
+    /// The submission built from sheet rows.
+    Built(Value),
+}
+
+impl Received {
+    /// The text to store.
+    pub fn into_text(self) -> String {
+        match self {
+            Self::Text(t) => t,
+            Self::Built(v) => v.to_string(),
+        }
+    }
+}
+
 /// A judged submission.
 pub struct Judged {
     /// Where it came from.
     pub source: String,
-    /// What was received: the line's text, or the submission built from the
-    /// sheet before any stamping.
-    pub received: String,
-    /// The submission that was judged (stamped on the server).
-    pub submission: Value,
+    /// What was received.
+    pub received: Received,
+    /// The submission as judged, when the server stamped it (A4); `None`
+    /// when it was judged as received.
+    pub stamped: Option<Value>,
     /// Its report.
     pub report: Report,
     /// Its batch record (what the cross-record rules read).
@@ -79,7 +100,8 @@ pub struct Runner<'a, C: Consumer> {
     pub from_sheet: bool,
 }
 
-type Outcome = Result<(Value, Report, Option<Value>), String>;
+/// The stamped document (when stamped), the report and the batch record; or why it is unreadable.
+type Outcome = Result<(Option<Value>, Report, Option<Value>), String>;
 
 /// Sets `submission.submitted_at` to the receipt time (A4).
 pub fn stamp(doc: &mut Value, at: &str) {
@@ -103,15 +125,16 @@ struct Judge<'a> {
 impl Judge<'_> {
     fn one(self, item: &Item) -> Outcome {
         let pack = item.pack.as_deref().or(self.forced);
+        // A sheet's submission is judged in place; it is copied only to be stamped.
         let mut doc = match &item.input {
-            Input::Text(text) => shenhe::api::parse_submission(&item.source, text).map_err(|e| e.to_string())?,
-            Input::Sheet(v, _) => v.clone(),
+            Input::Text(text) => Cow::Owned(shenhe::api::parse_submission(&item.source, text).map_err(|e| e.to_string())?),
+            Input::Sheet(v, _) => Cow::Borrowed(v),
         };
         if let Some(at) = self.stamp {
-            stamp(&mut doc, at);
+            stamp(doc.to_mut(), at);
         }
         let (report, record) = self.rules.evaluate_for_batch(&doc, pack);
-        Ok((doc, report, record))
+        Ok((self.stamp.is_some().then(|| doc.into_owned()), report, record))
     }
 
     /// Judges one round on every core; results come back in input order.
@@ -170,25 +193,20 @@ impl<'a, C: Consumer> Runner<'a, C> {
         };
         let results = judge.round(&chunk);
         for (item, result) in chunk.into_iter().zip(results) {
-            match (item.input, result) {
-                (Input::Text(text), Ok((submission, report, record))) => self.consumer.judged(Judged {
+            let (received, cells) = match item.input {
+                Input::Text(text) => (Received::Text(text), None),
+                Input::Sheet(built, cells) => (Received::Built(built), Some(cells)),
+            };
+            match result {
+                Ok((stamped, report, record)) => self.consumer.judged(Judged {
                     source: item.source,
-                    received: text,
-                    submission,
+                    received,
+                    stamped,
                     report,
                     record,
-                    cells: None,
+                    cells,
                 })?,
-                (Input::Sheet(built, cells), Ok((submission, report, record))) => self.consumer.judged(Judged {
-                    source: item.source,
-                    received: built.to_string(),
-                    submission,
-                    report,
-                    record,
-                    cells: Some(cells),
-                })?,
-                (Input::Text(text), Err(message)) => self.consumer.unreadable(&item.source, &text, &message),
-                (Input::Sheet(built, _), Err(message)) => self.consumer.unreadable(&item.source, &built.to_string(), &message),
+                Err(message) => self.consumer.unreadable(&item.source, &received.into_text(), &message),
             }
         }
         Ok(())

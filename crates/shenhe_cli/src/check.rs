@@ -9,7 +9,7 @@ use std::{
     process::ExitCode,
 };
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 use shenhe::{
@@ -151,50 +151,6 @@ fn sheet_report_json(file: &str, report: &Report, cells: &SourceMap) -> String {
     Value::Object(out).to_string()
 }
 
-/// Reads `--registry`: a JSON array of objects, or a CSV whose headers name
-/// `code`/`name`/`type`/`uscc` (or 区划代码/名称/机构类别/统一社会信用代码).
-pub fn read_registry(path: &Path) -> Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("--registry {}: cannot read", path.display()))?;
-    if path.extension().is_some_and(|e| e == "json") {
-        let v: Value = serde_json::from_str(&text).map_err(|e| anyhow!("--registry {}:{}:{}: invalid JSON: {e}", path.display(), e.line(), e.column()))?;
-        if !v.as_array().is_some_and(|a| a.iter().all(Value::is_object)) {
-            bail!(
-                "--registry {}: must be a JSON array of objects ({{\"code\", \"name\", \"type\"}})",
-                path.display()
-            );
-        }
-        return Ok(v);
-    }
-    let key = |h: &str| -> String {
-        match h.trim() {
-            "区划代码" | "代码" | "机构代码" | "统计用区划代码" | "code" => "code",
-            "名称" | "机构名称" | "行政村" | "单位名称" | "name" => "name",
-            "类别" | "机构类别" | "机构类型" | "wsinst_type" | "type" => "type",
-            "统一社会信用代码" | "uscc" => "uscc",
-            other => other,
-        }
-        .to_owned()
-    };
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
-    let headers: Vec<String> = reader.headers()?.iter().map(key).collect();
-    if !headers.iter().any(|h| h == "code") {
-        bail!(
-            "--registry {}: needs a code column (code / 区划代码); it has {}",
-            path.display(),
-            headers.join(", ")
-        );
-    }
-    let mut rows = Vec::new();
-    for r in reader.records() {
-        let r = r.map_err(|e| anyhow!("--registry {}: {e}", path.display()))?;
-        let obj: serde_json::Map<String, Value> = headers.iter().cloned().zip(r.iter().map(|c| Value::from(c.trim()))).collect();
-        rows.push(Value::Object(obj));
-    }
-    Ok(Value::Array(rows))
-}
-
 fn style(template: &str) -> ProgressStyle {
     ProgressStyle::with_template(template)
         .unwrap_or_else(|_| ProgressStyle::default_spinner())
@@ -217,7 +173,7 @@ pub fn run(o: &Options<'_>) -> Result<ExitCode> {
         let known: Vec<_> = rules.packs().iter().map(|p| p.manifest().id.clone()).collect();
         bail!("--pack {id}: no such pack (loaded: {})", known.join(", "));
     }
-    let registry = o.registry.map(read_registry).transpose()?;
+    let registry = o.registry.map(load::read_registry).transpose()?;
     let mappings = batchrun::mappings(&rules);
     let stdout = io::stdout();
     let color = o.output == Output::Text && stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();

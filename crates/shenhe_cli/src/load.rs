@@ -6,7 +6,8 @@ use std::{
     path::{Path, PathBuf},
 };
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
+use serde_json::Value;
 use shenhe::{PackSource, RuleSet};
 
 /// A pack read from disk, with the directory its fixtures live in.
@@ -124,7 +125,51 @@ pub fn base_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Reads a JSON file, for fixture bases (errors as text, as fixtures report them).
-pub fn read_json(p: &Path) -> std::result::Result<serde_json::Value, String> {
+pub fn read_json(p: &Path) -> std::result::Result<Value, String> {
     let text = fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))?;
     serde_json::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+/// Reads `--registry`: a JSON array of objects, or a CSV whose headers name
+/// `code`/`name`/`type`/`uscc` (or 区划代码/名称/机构类别/统一社会信用代码).
+pub fn read_registry(path: &Path) -> Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("--registry {}: cannot read", path.display()))?;
+    if path.extension().is_some_and(|e| e == "json") {
+        let v: Value = serde_json::from_str(&text).map_err(|e| anyhow!("--registry {}:{}:{}: invalid JSON: {e}", path.display(), e.line(), e.column()))?;
+        if !v.as_array().is_some_and(|a| a.iter().all(Value::is_object)) {
+            bail!(
+                "--registry {}: must be a JSON array of objects ({{\"code\", \"name\", \"type\"}})",
+                path.display()
+            );
+        }
+        return Ok(v);
+    }
+    let key = |h: &str| -> String {
+        match h.trim() {
+            "区划代码" | "代码" | "机构代码" | "统计用区划代码" | "code" => "code",
+            "名称" | "机构名称" | "行政村" | "单位名称" | "name" => "name",
+            "类别" | "机构类别" | "机构类型" | "wsinst_type" | "type" => "type",
+            "统一社会信用代码" | "uscc" => "uscc",
+            other => other,
+        }
+        .to_owned()
+    };
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    let headers: Vec<String> = reader.headers()?.iter().map(key).collect();
+    if !headers.iter().any(|h| h == "code") {
+        bail!(
+            "--registry {}: needs a code column (code / 区划代码); it has {}",
+            path.display(),
+            headers.join(", ")
+        );
+    }
+    let mut rows = Vec::new();
+    for r in reader.records() {
+        let r = r.map_err(|e| anyhow!("--registry {}: {e}", path.display()))?;
+        let obj: serde_json::Map<String, Value> = headers.iter().cloned().zip(r.iter().map(|c| Value::from(c.trim()))).collect();
+        rows.push(Value::Object(obj));
+    }
+    Ok(Value::Array(rows))
 }

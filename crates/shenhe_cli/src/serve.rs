@@ -123,7 +123,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
     let rules = RuleSet::compile(packs.iter().map(|p| p.source.clone()))?;
     let summaries: Vec<Value> = rules.packs().iter().map(shenhe::api::pack_summary).collect();
     let generated = export::site_files(&packs)?.into_iter().collect();
-    let registry = options.registry.as_deref().map(crate::check::read_registry).transpose()?;
+    let registry = options.registry.as_deref().map(load::read_registry).transpose()?;
     let app = Arc::new(App {
         mappings: crate::batchrun::mappings(&rules),
         registry,

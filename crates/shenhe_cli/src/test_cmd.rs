@@ -46,6 +46,8 @@ pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
         let load_base = |name: &str| load::read_json(&tests.join(name));
         let mut fires: BTreeMap<String, usize> = BTreeMap::new();
         let mut quiet: BTreeMap<String, usize> = BTreeMap::new();
+        // The rule headers, parsed once when the pack was compiled.
+        let Some(compiled) = rules.pack(id) else { continue };
         println!("pack {id}");
         for file in files {
             let text = std::fs::read_to_string(&file)?;
@@ -61,10 +63,10 @@ pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
                     for f in &case.expect.findings {
                         *fires.entry(f.rule.clone()).or_default() += 1;
                     }
-                    for r in pack.source.rules.iter().filter_map(|s| shenhe::RuleMeta::parse(&s.file, &s.source).ok()) {
+                    for r in compiled.rules() {
                         let listed = case.expect.findings.iter().any(|f| f.rule == r.id);
                         if case.expect.absent.contains(&r.id) || (case.expect.exact && !listed) {
-                            *quiet.entry(r.id).or_default() += 1;
+                            *quiet.entry(r.id.clone()).or_default() += 1;
                         }
                     }
                 } else {
@@ -85,13 +87,11 @@ pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
                 if failures.is_empty() {
                     passed += 1;
                     println!("  ok   {}", case.name);
-                    for s in &pack.source.batch {
-                        let meta = shenhe::RuleMeta::parse(&s.file, &s.source)?;
-                        let n = found.iter().filter(|f| f.rule == meta.id).count();
-                        if n > 0 {
-                            *fires.entry(meta.id).or_default() += 1;
+                    for meta in compiled.batch_rules() {
+                        if found.iter().any(|f| f.rule == meta.id) {
+                            *fires.entry(meta.id.clone()).or_default() += 1;
                         } else if case.expect.exact {
-                            *quiet.entry(meta.id).or_default() += 1;
+                            *quiet.entry(meta.id.clone()).or_default() += 1;
                         }
                     }
                 } else {
@@ -101,13 +101,14 @@ pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
             }
         }
         if filter.is_none() {
-            for s in pack.source.rules.iter().chain(&pack.source.batch) {
-                let meta = shenhe::RuleMeta::parse(&s.file, &s.source)?;
+            let batch_ids: BTreeSet<&str> = compiled.batch_rules().map(|m| m.id.as_str()).collect();
+            for meta in compiled.rules().chain(compiled.batch_rules()) {
                 let (f, q) = (fires.get(&meta.id).copied().unwrap_or(0), quiet.get(&meta.id).copied().unwrap_or(0));
                 // A batch rule that only ever reports a figure (WH-09's coverage,
                 // always an info) has no case where it stays quiet.
-                let always_reports =
-                    pack.source.batch.contains(s) && meta.severity == shenhe::Severity::Info && meta.variants.values().all(|v| *v == shenhe::Severity::Info);
+                let always_reports = batch_ids.contains(meta.id.as_str())
+                    && meta.severity == shenhe::Severity::Info
+                    && meta.variants.values().all(|v| *v == shenhe::Severity::Info);
                 if f == 0 || (q == 0 && !always_reports) {
                     failed += 1;
                     println!(

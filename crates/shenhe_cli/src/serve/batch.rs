@@ -68,13 +68,15 @@ struct Collector<'a> {
 impl Consumer for Collector<'_> {
     fn judged(&mut self, j: Judged) -> std::io::Result<()> {
         let source = j.cells.as_ref().map_or_else(|| j.source.clone(), |c| format!("{} {}", j.source, c.rows_ref()));
+        let received = j.received.into_text();
         self.rows.push(Row {
             source,
             status: j.report.status.as_str().to_owned(),
             pack_id: j.report.pack.as_ref().map(|p| p.id.clone()),
             pack_hash: j.report.pack.as_ref().map(|p| p.hash.clone()),
-            received: j.received,
-            submission: j.submission.to_string(),
+            // The server stamps every submission, so `stamped` is the judged document.
+            submission: j.stamped.as_ref().map_or_else(|| received.clone(), Value::to_string),
+            received,
             report: j.report.to_json(),
         });
         self.batch.add(j.source, &j.report, j.record, j.cells);
