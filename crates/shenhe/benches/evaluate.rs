@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use serde_json::{Value, json};
+use serde_json::Value;
 use shenhe::{PackSource, RuleSet};
 
 const NT: &str = "national-medical-team-2024";
@@ -22,41 +22,13 @@ fn source() -> PackSource {
     support::pack_source(NT)
 }
 
-/// A deterministic corpus: `n` submissions, every other one broken.
-pub fn corpus(n: usize) -> Vec<Value> {
-    let base: Value = support::base(NT, "summary.json");
-    let mut seed: u64 = 0x5eed_2024;
-    let mut next = move |m: u64| {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
-        (seed >> 33) % m
-    };
-    (0..n)
-        .map(|i| {
-            let mut s = base.clone();
-            s["outputs"]["patients_treated"] = json!(1000 + next(3000));
-            s["members"][0]["days_present"] = json!(14 + next(8));
-            if i % 2 == 1 {
-                match next(6) {
-                    0 => drop(s["members"].as_array_mut().unwrap().drain(3..)),
-                    1 => s["sites"][1]["end"] = json!("2024-10-20"),
-                    2 => s["sites"][0]["start"] = json!("2024-08-20"),
-                    3 => s["outputs"]["surgeries"] = json!(-3),
-                    4 => s["dispatching_hospital"]["uscc"] = json!("91350200776049653B"),
-                    _ => s["members"][1]["title_code"] = json!("299"),
-                }
-            }
-            s
-        })
-        .collect()
-}
-
 fn bench(c: &mut Criterion) {
     let src = source();
     c.bench_function("compile/national-medical-team-2024", |b| {
         b.iter_batched(|| src.clone(), |s| RuleSet::compile([s]).unwrap(), BatchSize::SmallInput);
     });
     let set = RuleSet::compile([src]).unwrap();
-    let docs = corpus(64);
+    let docs = support::nt_corpus(64);
     let mut i = 0;
     c.bench_function("evaluate/nt-corpus (validate+derive+serialise)", |b| {
         b.iter(|| {

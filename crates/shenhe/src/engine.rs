@@ -2,7 +2,7 @@
 
 use rhai::{Engine, EvalAltResult, OptimizationLevel, Position, packages::Package};
 
-use crate::{helpers, pack::Limits};
+use crate::{document, helpers, pack::Limits};
 
 /// Builds the sandboxed engine for a pack.
 ///
@@ -14,7 +14,10 @@ use crate::{helpers, pack::Limits};
 ///   loaded; `helpers::register` adds the exactly rounded subset);
 /// - time (`no_time`), modules and `import` (`no_module`): no clock, no files;
 /// - `print`/`debug` output goes nowhere, so a script cannot write to a console.
-pub(crate) fn build_engine(limits: &Limits, optimize: bool) -> Engine {
+///
+/// `properties` are the names the pack's scripts read with `.name`; each
+/// gets a getter on the document's objects (see `document.rs`).
+pub(crate) fn build_engine(limits: &Limits, optimize: bool, properties: &std::collections::BTreeSet<String>) -> Engine {
     let mut e = Engine::new_raw();
     e.register_global_module(rhai::packages::CorePackage::new().as_shared_module());
     e.register_global_module(rhai::packages::LogicPackage::new().as_shared_module());
@@ -36,6 +39,7 @@ pub(crate) fn build_engine(limits: &Limits, optimize: bool) -> Engine {
         .set_max_map_size(limits.max_map_len)
         .set_max_variables(limits.max_variables);
     helpers::register(&mut e);
+    document::register(&mut e, properties);
     e
 }
 

@@ -24,6 +24,20 @@ pub fn normalize_number(text: &str) -> Option<Value> {
     Some(parse_number(folded).unwrap_or_else(|| Value::String(text.to_owned())))
 }
 
+/// The words people write for yes and no, in a form field or a sheet cell
+/// (case, full-width letters and surrounding spaces do not matter):
+/// 是/有/对/√/✓/true/yes/y/1 and 否/无/不/×/✗/false/no/n/0. Anything else
+/// is `None`, and callers keep the text so the schema reports it.
+#[must_use]
+pub fn parse_bool(text: &str) -> Option<bool> {
+    let folded: String = text.nfkc().flat_map(char::to_lowercase).collect();
+    match folded.trim() {
+        "是" | "有" | "对" | "√" | "✓" | "✔" | "true" | "yes" | "y" | "1" => Some(true),
+        "否" | "无" | "不" | "×" | "✗" | "✘" | "false" | "no" | "n" | "0" => Some(false),
+        _ => None,
+    }
+}
+
 /// Parses plain decimal notation: an optional sign, digits, an optional
 /// fraction. Whole numbers become JSON integers; exponents, `NaN`, `inf`
 /// and hex are refused (people do not type them in report forms).
@@ -158,5 +172,23 @@ mod tests {
         set_path(&mut doc, "form/x", json!(1));
         assert_eq!(doc["form"], json!({"x": 1}));
         assert_eq!(to_pointer("members/0/a~b"), "/members/0/a~0b");
+    }
+}
+
+#[cfg(test)]
+mod bool_tests {
+    use super::parse_bool;
+
+    #[test]
+    fn input_one_vocabulary_for_yes_and_no() {
+        for yes in ["是", "有", "√", "✓", "true", "TRUE", " yes ", "Ｙ", "1"] {
+            assert_eq!(parse_bool(yes), Some(true), "{yes}");
+        }
+        for no in ["否", "无", "×", "✗", "false", "No", "n", "0", "０"] {
+            assert_eq!(parse_bool(no), Some(false), "{no}");
+        }
+        for other in ["", "也许", "2", "yesno"] {
+            assert_eq!(parse_bool(other), None, "{other}");
+        }
     }
 }

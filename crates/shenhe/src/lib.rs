@@ -11,8 +11,13 @@
 
 pub mod api;
 pub mod batch;
+mod batch_rules;
+mod compile;
+pub mod document;
 mod engine;
 mod error;
+mod evaluate;
+mod finding;
 pub mod fixtures;
 pub mod helpers;
 pub mod input;
@@ -23,7 +28,9 @@ mod ruleset;
 mod schema;
 pub mod sheet;
 
+pub use batch_rules::{BATCH_ITEMS_PER_RECORD, BATCH_OPS_PER_RECORD, BATCH_TEXT_PER_RECORD};
+pub use compile::{CompileOptions, CompiledPack, RuleMeta};
 pub use error::Error;
 pub use pack::{Manifest, PackSource};
 pub use report::{Finding, Report, Severity, Status};
-pub use ruleset::{BATCH_ITEMS_PER_RECORD, BATCH_OPS_PER_RECORD, BATCH_TEXT_PER_RECORD, CompileOptions, CompiledPack, RuleMeta, RuleSet};
+pub use ruleset::RuleSet;

@@ -4,6 +4,8 @@ use rhai::Dynamic;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
+use crate::pointer::DocPosition;
+
 /// The three audit classes of Chinese direct reporting (Part A2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -163,6 +165,12 @@ pub fn dynamic_to_json(d: &Dynamic) -> Value {
     if let Some(a) = d.read_lock::<rhai::Array>() {
         return Value::Array(a.iter().map(dynamic_to_json).collect());
     }
+    if let Some(a) = d.read_lock::<crate::document::DocArray>() {
+        return Value::Array(a.iter().map(|v| dynamic_to_json(&v)).collect());
+    }
+    if let Some(m) = d.read_lock::<crate::document::DocMap>() {
+        return Value::Object(m.entries().map(|(k, v)| (k.to_owned(), dynamic_to_json(v))).collect());
+    }
     if let Some(m) = d.read_lock::<rhai::Map>() {
         return Value::Object(m.iter().map(|(k, v)| (k.to_string(), dynamic_to_json(v))).collect());
     }
@@ -222,6 +230,40 @@ impl Message {
             format!("{}（{rule}）", render(&self.zh, params, "、")),
             format!("{} ({rule})", render(&self.en, params, ", ")),
         )
+    }
+}
+
+/// Marks explained warnings, sorts, and computes the status.
+pub(crate) fn finish(pack: Option<PackRef>, submission: &Value, mut findings: Vec<Finding>, derived: Map<String, Value>) -> Report {
+    let explanations: Vec<(&str, Option<&str>)> = submission
+        .get("explanations")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter(|e| e.get("text").and_then(Value::as_str).is_some_and(|t| !t.trim().is_empty()))
+                .filter_map(|e| Some((e.get("rule")?.as_str()?, e.get("path").and_then(Value::as_str))))
+                .collect()
+        })
+        .unwrap_or_default();
+    for f in &mut findings {
+        f.explained = f.severity == Severity::Warning && explanations.iter().any(|(rule, path)| *rule == f.rule && path.is_none_or(|p| p == f.path));
+    }
+    let mut keyed: Vec<(DocPosition, Finding)> = findings.into_iter().map(|f| (DocPosition::of(submission, &f.path), f)).collect();
+    keyed.sort_by(|(pa, a), (pb, b)| {
+        pa.cmp(pb)
+            .then_with(|| a.rule.cmp(&b.rule))
+            .then_with(|| a.severity.cmp(&b.severity))
+            .then_with(|| a.message.cmp(&b.message))
+            .then_with(|| Value::Object(a.params.clone()).to_string().cmp(&Value::Object(b.params.clone()).to_string()))
+    });
+    let findings: Vec<Finding> = keyed.into_iter().map(|(_, f)| f).collect();
+    let form = submission.get("form").and_then(Value::as_str).map(str::to_owned);
+    Report {
+        form,
+        pack,
+        status: Status::of(&findings),
+        findings,
+        derived,
     }
 }
 

@@ -77,7 +77,7 @@ pub enum ColumnType {
     /// A number, normalised as typed numbers are (A6); text that does not
     /// parse stays text, so the schema reports it at the field.
     Number,
-    /// 是/否, true/false, 1/0, √/×.
+    /// Yes or no, in the words of `input::parse_bool` (是/否, 有/无, √/×, yes/no, 1/0 …).
     Boolean,
     /// A civil date; `2024/9/1`, `2024.9.1` and `2024年9月1日` become `2024-09-01`.
     Date,
@@ -495,11 +495,7 @@ fn convert(kind: ColumnType, cell: &CellValue) -> Option<Value> {
         (ColumnType::Boolean, CellValue::Bool(b)) => Value::Bool(*b),
         (ColumnType::Boolean, other) => {
             let t = other.display();
-            match t.to_lowercase().as_str() {
-                "是" | "有" | "true" | "yes" | "y" | "1" | "√" | "✓" => Value::Bool(true),
-                "否" | "无" | "false" | "no" | "n" | "0" | "×" | "✗" => Value::Bool(false),
-                _ => Value::String(t),
-            }
+            crate::input::parse_bool(&t).map_or(Value::String(t), Value::Bool)
         }
         (ColumnType::Date, other) => Value::String(date_text(&other.display())),
         (ColumnType::Timestamp, other) => {

@@ -87,6 +87,11 @@ pub trait Consumer {
 /// and reports, however long the input is.
 const CHUNK: usize = 512;
 
+/// Every core of this machine: the default of `--jobs`.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+}
+
 /// Runs inputs through the rules and into a consumer.
 pub struct Runner<'a, C: Consumer> {
     rules: &'a RuleSet,
@@ -94,6 +99,8 @@ pub struct Runner<'a, C: Consumer> {
     /// The receipt time the server stamps on every submission (A4).
     stamp: Option<String>,
     chunk: Vec<Item>,
+    /// Threads that judge a round (`--jobs`).
+    workers: usize,
     /// Where the results go.
     pub consumer: C,
     /// Whether any input was a spreadsheet.
@@ -120,6 +127,7 @@ struct Judge<'a> {
     rules: &'a RuleSet,
     forced: Option<&'a str>,
     stamp: Option<&'a str>,
+    workers: usize,
 }
 
 impl Judge<'_> {
@@ -137,9 +145,9 @@ impl Judge<'_> {
         Ok((self.stamp.is_some().then(|| doc.into_owned()), report, record))
     }
 
-    /// Judges one round on every core; results come back in input order.
+    /// Judges one round on `workers` threads; results come back in input order.
     fn round(self, chunk: &[Item]) -> Vec<Outcome> {
-        let workers = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+        let workers = self.workers.max(1);
         if workers == 1 || chunk.len() < 2 * workers {
             return chunk.iter().map(|i| self.one(i)).collect();
         }
@@ -169,9 +177,17 @@ impl<'a, C: Consumer> Runner<'a, C> {
             forced,
             stamp,
             chunk: Vec::new(),
+            workers: default_jobs(),
             consumer,
             from_sheet: false,
         }
+    }
+
+    /// Judges on `jobs` threads (`--jobs`); 0 means every core.
+    #[must_use]
+    pub fn with_jobs(mut self, jobs: usize) -> Self {
+        self.workers = if jobs == 0 { default_jobs() } else { jobs };
+        self
     }
 
     /// Queues one input; judges a round when it is full.
@@ -190,6 +206,7 @@ impl<'a, C: Consumer> Runner<'a, C> {
             rules: self.rules,
             forced: self.forced,
             stamp: self.stamp.as_deref(),
+            workers: self.workers,
         };
         let results = judge.round(&chunk);
         for (item, result) in chunk.into_iter().zip(results) {

@@ -42,6 +42,8 @@ pub struct Options<'a> {
     pub files: &'a [PathBuf],
     pub registry: Option<&'a Path>,
     pub batch_report: Option<&'a Path>,
+    /// Threads judging submissions (0: every core).
+    pub jobs: usize,
 }
 
 fn is_stream(path: &Path) -> bool {
@@ -187,7 +189,7 @@ pub fn run(o: &Options<'_>) -> Result<ExitCode> {
         any_error: false,
         bad_input: false,
     };
-    let mut runner = Runner::new(&rules, o.pack, None, printer);
+    let mut runner = Runner::new(&rules, o.pack, None, printer).with_jobs(o.jobs);
     let mut streams = 0;
     for path in o.files {
         let name = path.display().to_string();

@@ -79,6 +79,11 @@ enum Command {
         /// Also write the batch report (JSON) to FILE.
         #[arg(long, value_name = "FILE")]
         batch_report: Option<PathBuf>,
+        /// Threads that judge submissions; 0 (the default) uses every core.
+        /// `--jobs 1` keeps a shared server responsive and makes single-core
+        /// benchmarks; the reports are the same bytes, in the same order.
+        #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+        jobs: usize,
         /// Submission files: .json, .ndjson/.jsonl, .csv, .xlsx (`-` for NDJSON on stdin).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
@@ -198,6 +203,7 @@ fn main() -> ExitCode {
             format,
             registry,
             batch_report,
+            jobs,
             files,
         } => check::run(&check::Options {
             rules: &rules,
@@ -210,6 +216,7 @@ fn main() -> ExitCode {
             files: &files,
             registry: registry.as_deref(),
             batch_report: batch_report.as_deref(),
+            jobs,
         }),
         Command::Test { rules, filter } => test_cmd::run(&rules, filter.as_deref()),
         Command::Bundle { pack, output } => bundle(&pack, &output),

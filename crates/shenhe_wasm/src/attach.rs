@@ -216,12 +216,8 @@ fn typed(el: &Element, text: &str) -> Option<Value> {
     let is_number_input = el.dyn_ref::<HtmlInputElement>().is_some_and(|i| i.type_() == "number");
     match kind.as_str() {
         "number" | "integer" => normalize_number(text),
-        "boolean" => match text.trim() {
-            "" => None,
-            "true" | "是" | "1" => Some(Value::Bool(true)),
-            "false" | "否" | "0" => Some(Value::Bool(false)),
-            other => Some(Value::String(other.to_owned())),
-        },
+        "boolean" if text.trim().is_empty() => None,
+        "boolean" => Some(shenhe::input::parse_bool(text).map_or_else(|| Value::String(text.trim().to_owned()), Value::Bool)),
         "null" if text.trim().is_empty() => Some(Value::Null),
         _ if is_number_input => normalize_number(text),
         _ if text.is_empty() => None,

@@ -6,6 +6,7 @@
 
 pub mod dates;
 pub mod ids;
+pub mod rows;
 pub mod vocab;
 
 use std::cell::RefCell;
@@ -55,9 +56,8 @@ fn as_str(x: &Dynamic) -> Option<ImmutableString> {
     x.clone().into_immutable_string().ok()
 }
 
-fn field(item: &Dynamic, name: &str) -> Dynamic {
-    item.read_lock::<Map>().and_then(|m| m.get(name).cloned()).unwrap_or(Dynamic::UNIT)
-}
+use crate::document::{self, field};
+use rows::charged_rows;
 
 fn date_of(x: &Dynamic) -> Option<time::Date> {
     as_str(x).and_then(|s| dates::civil_date(&s))
@@ -68,7 +68,7 @@ fn unit_or<T: Into<Dynamic>>(v: Option<T>) -> Dynamic {
 }
 
 /// Sum of numbers: an int while every addend is an int, else a float.
-fn sum_values(values: impl Iterator<Item = Dynamic>) -> Dynamic {
+pub(crate) fn sum_values(values: impl Iterator<Item = Dynamic>) -> Dynamic {
     let mut int_sum: INT = 0;
     let mut float_sum: FLOAT = 0.0;
     let mut all_int = true;
@@ -96,15 +96,6 @@ fn truthy(ctx: &NativeCallContext, pred: &FnPtr, item: &Dynamic) -> Result<bool,
 fn group_key(ctx: &NativeCallContext, key: &FnPtr, item: &Dynamic) -> Result<Option<String>, Box<rhai::EvalAltResult>> {
     let k: Dynamic = key.call_within_context(ctx, (item.clone(),))?;
     Ok(if k.is_unit() { None } else { Some(k.to_string()) })
-}
-
-fn items_of(x: &Dynamic) -> Array {
-    x.read_lock::<Array>().map(|a| a.clone()).unwrap_or_default()
-}
-
-/// Takes the array out of an argument Rhai already passed by value (no copy).
-fn into_items(x: Dynamic) -> Array {
-    x.try_cast::<Array>().unwrap_or_default()
 }
 
 /// `true` for a non-negative whole number (`3` or `3.0`).
@@ -154,16 +145,11 @@ pub(crate) fn register(e: &mut Engine) {
     });
 
     // --- defensive access ----------------------------------------------
-    e.register_fn("items", into_items);
-    e.register_fn("rec", |x: Dynamic| if x.is_map() { x } else { Map::new().into() });
-    e.register_fn("records", |x: Dynamic| {
-        // Same length and indices as the input, so paths stay right; a
-        // non-object row becomes `#{}` and its properties read as `()`.
-        items_of(&x)
-            .into_iter()
-            .map(|r| if r.is_map() { r } else { Map::new().into() })
-            .collect::<Array>()
-    });
+    e.register_fn("items", |x: Dynamic| if document::is_array(&x) { x } else { Array::new().into() });
+    e.register_fn("rec", |x: Dynamic| if document::is_map(&x) { x } else { Map::new().into() });
+    // Same length and indices as the input, so paths stay right; a
+    // non-object row reads as `#{}` and its properties as `()`.
+    e.register_fn("records", document::records);
     e.register_fn("num", |x: Dynamic| if as_number(&x).is_some() { x } else { Dynamic::UNIT });
     e.register_fn("is_num", |x: Dynamic| as_number(&x).is_some());
     e.register_fn("num_or", |x: Dynamic, d: Dynamic| if as_number(&x).is_some() { x } else { d });
@@ -175,16 +161,22 @@ pub(crate) fn register(e: &mut Engine) {
     e.register_fn("get", |m: Dynamic, key: ImmutableString| field(&m, &key));
 
     // --- aggregates -----------------------------------------------------
-    e.register_fn("sum", |arr: Dynamic| sum_values(into_items(arr).into_iter()));
-    e.register_fn("sum_of", |arr: Dynamic, name: ImmutableString| {
-        sum_values(into_items(arr).iter().map(|x| field(x, &name)))
+    // Native work is charged to the rule's operation budget (see rows.rs).
+    e.register_fn("sum", |ctx: NativeCallContext, arr: Dynamic| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+        Ok(sum_values(charged_rows(&ctx, arr)?.into_iter()))
     });
+    e.register_fn(
+        "sum_of",
+        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+            Ok(sum_values(charged_rows(&ctx, arr)?.iter().map(|x| field(x, &name))))
+        },
+    );
     e.register_fn(
         "count_if",
         |ctx: NativeCallContext, arr: Dynamic, pred: FnPtr| -> Result<INT, Box<rhai::EvalAltResult>> {
             let mut n: INT = 0;
-            for item in &into_items(arr) {
-                if truthy(&ctx, &pred, item)? {
+            for item in charged_rows(&ctx, arr)? {
+                if truthy(&ctx, &pred, &item)? {
                     n += 1;
                 }
             }
@@ -195,9 +187,9 @@ pub(crate) fn register(e: &mut Engine) {
         "sum_if",
         |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString, pred: FnPtr| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
             let mut picked = Vec::new();
-            for item in &into_items(arr) {
-                if truthy(&ctx, &pred, item)? {
-                    picked.push(field(item, &name));
+            for item in charged_rows(&ctx, arr)? {
+                if truthy(&ctx, &pred, &item)? {
+                    picked.push(field(&item, &name));
                 }
             }
             Ok(sum_values(picked.into_iter()))
@@ -206,7 +198,7 @@ pub(crate) fn register(e: &mut Engine) {
     e.register_fn(
         "share_if",
         |ctx: NativeCallContext, arr: Dynamic, pred: FnPtr| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-            let items = into_items(arr);
+            let items = charged_rows(&ctx, arr)?;
             if items.is_empty() {
                 return Ok(Dynamic::UNIT);
             }
@@ -227,7 +219,7 @@ pub(crate) fn register(e: &mut Engine) {
         "first_by",
         |ctx: NativeCallContext, arr: Dynamic, key: FnPtr| -> Result<Map, Box<rhai::EvalAltResult>> {
             let mut out = Map::new();
-            for item in into_items(arr) {
+            for item in charged_rows(&ctx, arr)? {
                 if let Some(k) = group_key(&ctx, &key, &item)? {
                     out.entry(k.into()).or_insert(item);
                 }
@@ -239,31 +231,49 @@ pub(crate) fn register(e: &mut Engine) {
         "count_by",
         |ctx: NativeCallContext, arr: Dynamic, key: FnPtr| -> Result<Map, Box<rhai::EvalAltResult>> {
             let mut counts: std::collections::BTreeMap<String, INT> = std::collections::BTreeMap::new();
-            for item in &into_items(arr) {
-                if let Some(k) = group_key(&ctx, &key, item)? {
+            for item in charged_rows(&ctx, arr)? {
+                if let Some(k) = group_key(&ctx, &key, &item)? {
                     *counts.entry(k).or_insert(0) += 1;
                 }
             }
             Ok(counts.into_iter().map(|(k, n)| (k.into(), Dynamic::from_int(n))).collect())
         },
     );
-    e.register_fn("min_of", |arr: Dynamic, name: ImmutableString| extreme(&arr, &name, std::cmp::Ordering::Less));
-    e.register_fn("max_of", |arr: Dynamic, name: ImmutableString| {
-        extreme(&arr, &name, std::cmp::Ordering::Greater)
-    });
+    e.register_fn(
+        "min_of",
+        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+            Ok(extreme(charged_rows(&ctx, arr)?, &name, std::cmp::Ordering::Less))
+        },
+    );
+    e.register_fn(
+        "max_of",
+        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+            Ok(extreme(charged_rows(&ctx, arr)?, &name, std::cmp::Ordering::Greater))
+        },
+    );
     e.register_fn("ratio", |a: Dynamic, b: Dynamic| match (as_number(&a), as_number(&b)) {
         (Some(a), Some(b)) if b != 0.0 => Dynamic::from_float(a / b),
         _ => Dynamic::UNIT,
     });
-    e.register_fn("distinct", |arr: Dynamic| {
+    e.register_fn("distinct", |ctx: NativeCallContext, arr: Dynamic| -> Result<Array, Box<rhai::EvalAltResult>> {
+        // Compared as their text and type, as before handles existed: the
+        // document's handles are compared as the plain values they stand for.
+        let mut seen: Vec<(String, &'static str)> = Vec::new();
         let mut out = Array::new();
-        for x in into_items(arr) {
-            if !out.iter().any(|y| y.to_string() == x.to_string() && y.type_name() == x.type_name()) {
+        for x in charged_rows(&ctx, arr)? {
+            let plain = document::thaw(&x);
+            let key = (plain.to_string(), plain.type_name());
+            // Each comparison with what was kept is work too.
+            rows::charge(&ctx, seen.len())?;
+            if !seen.contains(&key) {
+                seen.push(key);
                 out.push(x);
             }
         }
-        out
+        Ok(out)
     });
+
+    rows::register(e);
 
     // --- civil dates ----------------------------------------------------
     e.register_fn("is_date", |x: Dynamic| as_str(&x).is_some_and(|s| dates::parse_date(&s).is_some()));
@@ -350,9 +360,9 @@ fn title_rank_dyn(x: &Dynamic) -> INT {
     code_string(x).and_then(|s| vocab::title_rank(&s)).unwrap_or(-1)
 }
 
-fn extreme(arr: &Dynamic, name: &str, want: std::cmp::Ordering) -> Dynamic {
+fn extreme(items: Vec<Dynamic>, name: &str, want: std::cmp::Ordering) -> Dynamic {
     let mut best: Option<(FLOAT, Dynamic)> = None;
-    for item in items_of(arr) {
+    for item in items {
         let v = field(&item, name);
         if let Some(n) = as_number(&v) {
             if best.as_ref().is_none_or(|(b, _)| n.partial_cmp(b) == Some(want)) {

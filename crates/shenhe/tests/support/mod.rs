@@ -92,3 +92,33 @@ pub fn fixture_cases(id: &str) -> Vec<(shenhe::fixtures::Case, serde_json::Value
     }
     out
 }
+
+/// A deterministic corpus of NT summary submissions made from the pack's
+/// fixture base (a fixed-seed LCG): `n` submissions, every other one broken.
+#[allow(dead_code, reason = "used by the bench and the corpus example")]
+pub fn nt_corpus(n: usize) -> Vec<serde_json::Value> {
+    let base: serde_json::Value = base("national-medical-team-2024", "summary.json");
+    let mut seed: u64 = 0x5eed_2024;
+    let mut next = move |m: u64| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % m
+    };
+    (0..n)
+        .map(|i| {
+            let mut s = base.clone();
+            s["outputs"]["patients_treated"] = serde_json::json!(1000 + next(3000));
+            s["members"][0]["days_present"] = serde_json::json!(14 + next(8));
+            if i % 2 == 1 {
+                match next(6) {
+                    0 => drop(s["members"].as_array_mut().unwrap().drain(3..)),
+                    1 => s["sites"][1]["end"] = serde_json::json!("2024-10-20"),
+                    2 => s["sites"][0]["start"] = serde_json::json!("2024-08-20"),
+                    3 => s["outputs"]["surgeries"] = serde_json::json!(-3),
+                    4 => s["dispatching_hospital"]["uscc"] = serde_json::json!("91350200776049653B"),
+                    _ => s["members"][1]["title_code"] = serde_json::json!("299"),
+                }
+            }
+            s
+        })
+        .collect()
+}

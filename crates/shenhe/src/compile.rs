@@ -1,0 +1,241 @@
+//! Compiling a pack: its rule headers, the schema validator, the sandboxed
+//! engine and one AST per script. Done once per pack; evaluations share it.
+
+use std::collections::BTreeMap;
+
+use rhai::{AST, Dynamic, Engine, Scope};
+
+use crate::{
+    Error, document,
+    engine::build_engine,
+    pack::{Manifest, PackSource, Script},
+    report::{Message, Severity},
+    schema,
+};
+
+/// What a rule file declares in its `//!` header.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleMeta {
+    /// Catalogue id, e.g. `NT-01`.
+    pub id: String,
+    /// Severity of the default outcome.
+    pub severity: Severity,
+    /// The seed clause the rule comes from.
+    pub seed: String,
+    /// Named outcomes with their own severity and message (`WH-02.too_many`).
+    pub variants: BTreeMap<String, Severity>,
+    /// File the rule was read from.
+    pub file: String,
+}
+
+impl RuleMeta {
+    /// Parses the `//! key: value` lines at the top of a rule file.
+    pub fn parse(file: &str, source: &str) -> Result<Self, Error> {
+        let bad = |message: String| Error::RuleHeader {
+            file: file.to_owned(),
+            message,
+        };
+        let (mut id, mut severity, mut seed) = (None, None, String::new());
+        let mut variants = BTreeMap::new();
+        for line in source.lines().map(str::trim).filter_map(|l| l.strip_prefix("//!")) {
+            let Some((key, value)) = line.split_once(':') else { continue };
+            let (key, value) = (key.trim(), value.trim());
+            match key.split_whitespace().collect::<Vec<_>>().as_slice() {
+                ["id"] => id = Some(value.to_owned()),
+                ["severity"] => severity = Some(Severity::parse(value).ok_or_else(|| bad(format!("unknown severity {value:?}")))?),
+                ["seed"] => value.clone_into(&mut seed),
+                ["variant", name] => {
+                    let sev = Severity::parse(value).ok_or_else(|| bad(format!("unknown severity {value:?} for variant {name}")))?;
+                    variants.insert((*name).to_owned(), sev);
+                }
+                _ => {}
+            }
+        }
+        let id = id.ok_or_else(|| bad("the header has no `//! id: …` line".into()))?;
+        let severity = severity.ok_or_else(|| bad("the header has no `//! severity: error|warning|info` line".into()))?;
+        Ok(Self {
+            id,
+            severity,
+            seed,
+            variants,
+            file: file.to_owned(),
+        })
+    }
+}
+/// A rule, compiled: its header and its AST (with the pack's `lib.rhai`).
+pub(crate) struct CompiledRule {
+    pub meta: RuleMeta,
+    pub ast: AST,
+}
+
+/// One pack, compiled: engine, schema validator, ASTs and messages.
+pub struct CompiledPack {
+    pub(crate) manifest: Manifest,
+    pub(crate) optimize: bool,
+    pub(crate) hash: String,
+    pub(crate) engine: Engine,
+    pub(crate) validator: jsonschema::Validator,
+    /// `params.toml` as the rules read it: a read-only document.
+    pub(crate) params: Dynamic,
+    pub(crate) derive: Option<AST>,
+    pub(crate) rules: Vec<CompiledRule>,
+    pub(crate) batch: Vec<CompiledRule>,
+    pub(crate) messages: BTreeMap<String, Message>,
+    /// Every property name the pack's scripts read (getters on the document).
+    pub(crate) properties: std::collections::BTreeSet<String>,
+    source: PackSource,
+}
+
+/// Names a script sees; declared at compile time so `strict_variables` can
+/// reject typos, but not as constants, so the optimiser cannot fold them.
+fn declared(names: &[&'static str]) -> Scope<'static> {
+    let mut scope = Scope::new();
+    for name in names {
+        scope.push_dynamic(*name, Dynamic::UNIT);
+    }
+    scope
+}
+
+/// Names a rule or `derive.rhai` sees.
+fn compile_scope() -> Scope<'static> {
+    declared(&["submission", "params", "derived"])
+}
+
+/// Names a batch rule sees.
+fn batch_scope() -> Scope<'static> {
+    declared(&["records", "params", "registry"])
+}
+
+fn compile_in(engine: &Engine, scope: &Scope<'_>, pack: &str, file: &str, source: &str) -> Result<AST, Error> {
+    engine.compile_with_scope(scope, source).map_err(|e| {
+        let pos = e.position();
+        Error::RuleCompile {
+            pack: pack.to_owned(),
+            file: file.to_owned(),
+            line: pos.line().unwrap_or(0),
+            column: pos.position().unwrap_or(0),
+            message: e.err_type().to_string(),
+        }
+    })
+}
+
+/// How packs are compiled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CompileOptions {
+    /// Run Rhai's AST optimiser (constant folding, dead-code removal). On by
+    /// default; the test suite turns it off to prove it changes no report.
+    pub optimize: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        Self { optimize: true }
+    }
+}
+
+impl CompiledPack {
+    /// Compiles a pack: every script, the schema, and the message table.
+    pub fn compile(source: PackSource) -> Result<Self, Error> {
+        Self::compile_with(source, CompileOptions::default())
+    }
+
+    /// [`CompiledPack::compile`] with explicit options.
+    pub fn compile_with(source: PackSource, options: CompileOptions) -> Result<Self, Error> {
+        let m = &source.manifest;
+        let scripts = || source.lib.iter().chain(&source.derive).chain(&source.rules).chain(&source.batch);
+        let properties = document::property_names(scripts().map(|s| s.source.as_str()));
+        let engine = build_engine(&m.limits, options.optimize, &properties);
+        let validator = schema::compile(&m.id, &source.schema, &[])?;
+        let params = document::from_json(&source.params);
+        let lib = match &source.lib {
+            // Only the functions are kept: lib.rhai is a library, not a rule.
+            Some(s) => Some(compile_in(&engine, &compile_scope(), &m.id, &s.file, &s.source)?.clone_functions_only()),
+            None => None,
+        };
+        let with_lib = |ast: AST| match &lib {
+            Some(l) => l.merge(&ast),
+            None => ast,
+        };
+        let derive = match &source.derive {
+            Some(s) => Some(with_lib(compile_in(&engine, &compile_scope(), &m.id, &s.file, &s.source)?)),
+            None => None,
+        };
+        let mut seen = BTreeMap::new();
+        let mut compile_rules = |scripts: &[Script], scope: &Scope<'_>| -> Result<Vec<CompiledRule>, Error> {
+            let mut out = Vec::with_capacity(scripts.len());
+            for s in scripts {
+                let meta = RuleMeta::parse(&s.file, &s.source)?;
+                if let Some(other) = seen.insert(meta.id.clone(), s.file.clone()) {
+                    return Err(Error::RuleHeader {
+                        file: s.file.clone(),
+                        message: format!("rule id {} is already declared by {other}", meta.id),
+                    });
+                }
+                for key in std::iter::once(meta.id.clone()).chain(meta.variants.keys().map(|v| format!("{}.{v}", meta.id))) {
+                    if !source.messages.contains_key(&key) {
+                        return Err(Error::MissingMessage { pack: m.id.clone(), key });
+                    }
+                }
+                let ast = with_lib(compile_in(&engine, scope, &m.id, &s.file, &s.source)?);
+                out.push(CompiledRule { meta, ast });
+            }
+            Ok(out)
+        };
+        let rules = compile_rules(&source.rules, &compile_scope())?;
+        let batch = compile_rules(&source.batch, &batch_scope())?;
+        if let Some(columns) = &source.columns {
+            crate::sheet::Mapping::from_value(columns).map_err(|e| Error::PackFile {
+                file: "columns.toml".into(),
+                message: e.to_string(),
+            })?;
+        }
+        Ok(Self {
+            optimize: options.optimize,
+            manifest: source.manifest.clone(),
+            hash: source.hash.clone(),
+            engine,
+            validator,
+            params,
+            derive,
+            rules,
+            batch,
+            messages: source.messages.clone(),
+            properties,
+            source,
+        })
+    }
+
+    /// The manifest.
+    #[must_use]
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// The `sha256:` content hash.
+    #[must_use]
+    pub fn hash(&self) -> &str {
+        &self.hash
+    }
+
+    /// The source the pack was compiled from (to write it as a bundle).
+    #[must_use]
+    pub fn source(&self) -> &PackSource {
+        &self.source
+    }
+
+    /// The rules this pack checks on each submission.
+    pub fn rules(&self) -> impl Iterator<Item = &RuleMeta> {
+        self.rules.iter().map(|r| &r.meta)
+    }
+
+    /// The cross-record rules this pack checks over a batch.
+    pub fn batch_rules(&self) -> impl Iterator<Item = &RuleMeta> {
+        self.batch.iter().map(|r| &r.meta)
+    }
+
+    /// The spreadsheet column mapping (`columns.toml`), if the pack has one.
+    #[must_use]
+    pub fn mapping(&self) -> Option<crate::sheet::Mapping> {
+        self.source.columns.as_ref().and_then(|c| crate::sheet::Mapping::from_value(c).ok())
+    }
+}

@@ -1,0 +1,121 @@
+//! Evaluating one submission with its pack: the schema, then `derive.rhai`,
+//! then every rule, each with its own operation budget, over the read-only
+//! document (see `document.rs`). Findings become the report (`report.rs`).
+
+use rhai::{Dynamic, Scope};
+use serde_json::{Map, Value};
+
+use crate::{
+    compile::CompiledPack,
+    document,
+    engine::classify,
+    helpers,
+    report::{self, PackRef, Report, dynamic_to_json},
+    schema,
+};
+
+impl CompiledPack {
+    pub(crate) fn pack_ref(&self) -> PackRef {
+        PackRef {
+            id: self.manifest.id.clone(),
+            version: self.manifest.version.clone(),
+            hash: self.hash.clone(),
+        }
+    }
+
+    /// Whether `policy` selects this pack.
+    pub(crate) fn matches(&self, form: Option<&str>, policy: Option<&Map<String, Value>>) -> bool {
+        let Some(policy) = policy else { return false };
+        if let Some(pack) = policy.get("pack").and_then(Value::as_str) {
+            return pack == self.manifest.id;
+        }
+        let p = &self.manifest.policy;
+        let year_ok = match policy.get("year") {
+            Some(Value::Number(n)) => n.as_i64() == Some(p.year),
+            Some(Value::String(s)) => s.trim().parse::<i64>().ok() == Some(p.year),
+            _ => false,
+        };
+        form == Some(self.manifest.form.as_str())
+            && policy.get("program").and_then(Value::as_str) == Some(p.program.as_str())
+            && year_ok
+            && policy.get("region").and_then(Value::as_str) == Some(p.region.as_str())
+    }
+
+    /// Validates one submission. Never panics and never fails: every problem
+    /// is a finding.
+    #[must_use]
+    pub fn evaluate(&self, submission: &Value) -> Report {
+        self.evaluate_for_batch(submission).0
+    }
+
+    /// [`CompiledPack::evaluate`], and the submission's batch record: the
+    /// `_batch` map derive.rhai computes (what the cross-record rules read).
+    #[must_use]
+    pub fn evaluate_for_batch(&self, submission: &Value) -> (Report, Option<Value>) {
+        let mut findings = schema::findings(&self.validator, submission);
+        let mut derived_map = rhai::Map::new();
+        // A non-object submission can only have SCHEMA findings; rules expect an object.
+        if submission.is_object() {
+            let mut scope = Scope::new();
+            scope.push_constant_dynamic("submission", document::from_json(submission));
+            scope.push_constant_dynamic("params", self.params.clone());
+            if let Some(ast) = &self.derive {
+                helpers::rows::reset_charges();
+                match self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast) {
+                    Ok(d) => match d.try_cast::<rhai::Map>() {
+                        Some(m) => derived_map = m,
+                        None => findings.push(self.engine_finding(
+                            "derive",
+                            "rule.runtime",
+                            "derive.rhai 的结果不是映射（map）",
+                            "derive.rhai must evaluate to a map",
+                            None,
+                            None,
+                        )),
+                    },
+                    Err(e) => {
+                        let f = classify(e, &self.manifest.limits);
+                        findings.push(self.engine_finding("derive", f.code, &f.detail_zh, &f.detail, f.line, f.column));
+                    }
+                }
+                // A failed derive must not leak half-computed locals into the rules.
+                scope.rewind(2);
+            }
+            // The rules read the figures as a document too: built once, never copied.
+            scope.push_constant_dynamic("derived", document::freeze(derived_map.clone().into()));
+            let base = scope.len();
+            for rule in &self.rules {
+                helpers::drain_emitted();
+                helpers::rows::reset_charges();
+                let outcome = self.engine.run_ast_with_scope(&mut scope, &rule.ast);
+                let emitted = helpers::drain_emitted();
+                scope.rewind(base);
+                match outcome {
+                    Ok(()) => findings.extend(emitted.into_iter().map(|e| self.finding(&rule.meta, e))),
+                    Err(e) => {
+                        let f = classify(e, &self.manifest.limits);
+                        findings.push(self.engine_finding(&rule.meta.id, f.code, &f.detail_zh, &f.detail, f.line, f.column));
+                    }
+                }
+            }
+        }
+        let derived = self.derived_json(&derived_map);
+        let record = derived_map.get("_batch").map(dynamic_to_json);
+        (report::finish(Some(self.pack_ref()), submission, findings, derived), record)
+    }
+
+    /// The derived figures of the report: the manifest's order first, then
+    /// the rest; `_name` values are working values shared with the rules.
+    fn derived_json(&self, map: &rhai::Map) -> Map<String, Value> {
+        let mut out = Map::new();
+        for name in &self.manifest.derived {
+            out.insert(name.clone(), map.get(name.as_str()).map_or(Value::Null, dynamic_to_json));
+        }
+        for (k, v) in map {
+            if !k.starts_with('_') && !out.contains_key(k.as_str()) {
+                out.insert(k.to_string(), dynamic_to_json(v));
+            }
+        }
+        out
+    }
+}
