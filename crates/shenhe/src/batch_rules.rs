@@ -74,7 +74,7 @@ impl CompiledPack {
         let base = scope.len();
         for rule in &self.batch {
             helpers::drain_emitted();
-            helpers::rows::reset_charges();
+            helpers::native::reset_charges();
             let outcome = engine.run_ast_with_scope(&mut scope, &rule.ast);
             let emitted = helpers::drain_emitted();
             scope.rewind(base);

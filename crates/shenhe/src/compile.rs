@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use rhai::{AST, Dynamic, Engine, Scope};
 
+use crate::compiled;
 use crate::{
     Error, document,
     engine::build_engine,
@@ -62,11 +63,16 @@ impl RuleMeta {
         })
     }
 }
-/// A rule, compiled: its header and its AST (with the pack's `lib.rhai`).
+/// A rule, compiled: its header, its AST (with the pack's `lib.rhai`) for
+/// the interpreter, and its compiled form when it is inside the subset.
 pub(crate) struct CompiledRule {
     pub meta: RuleMeta,
     pub ast: AST,
+    pub fast: Fast,
 }
+
+/// A script's compiled form, or why it runs in the interpreter only.
+pub(crate) type Fast = Result<compiled::Program, compiled::Unsupported>;
 
 /// One pack, compiled: engine, schema validator, ASTs and messages.
 pub struct CompiledPack {
@@ -77,7 +83,7 @@ pub struct CompiledPack {
     pub(crate) validator: jsonschema::Validator,
     /// `params.toml` as the rules read it: a read-only document.
     pub(crate) params: Dynamic,
-    pub(crate) derive: Option<AST>,
+    pub(crate) derive: Option<(AST, Fast)>,
     pub(crate) rules: Vec<CompiledRule>,
     pub(crate) batch: Vec<CompiledRule>,
     pub(crate) messages: BTreeMap<String, Message>,
@@ -125,11 +131,18 @@ pub struct CompileOptions {
     /// Run Rhai's AST optimiser (constant folding, dead-code removal). On by
     /// default; the test suite turns it off to prove it changes no report.
     pub optimize: bool,
+    /// Run scripts inside the compiled subset as compiled closures
+    /// (`compiled.rs`). On by default; the test suite turns it off to prove
+    /// that the interpreter alone gives the same reports.
+    pub compiled: bool,
 }
 
 impl Default for CompileOptions {
     fn default() -> Self {
-        Self { optimize: true }
+        Self {
+            optimize: true,
+            compiled: true,
+        }
     }
 }
 
@@ -149,19 +162,35 @@ impl CompiledPack {
         let params = document::from_json(&source.params);
         let lib = match &source.lib {
             // Only the functions are kept: lib.rhai is a library, not a rule.
-            Some(s) => Some(compile_in(&engine, &compile_scope(), &m.id, &s.file, &s.source)?.clone_functions_only()),
+            Some(s) => Some((
+                compile_in(&engine, &compile_scope(), &m.id, &s.file, &s.source)?.clone_functions_only(),
+                s.source.as_str(),
+            )),
             None => None,
         };
-        let with_lib = |ast: AST| match &lib {
-            Some(l) => l.merge(&ast),
-            None => ast,
+        let with_lib = |ast: &AST| match &lib {
+            Some((l, _)) => l.merge(ast),
+            None => ast.clone(),
+        };
+        // The compiled form of a script, from its own AST and lib.rhai's.
+        let fast = |ast: &AST, text: &str, inputs: &[&str]| -> Fast {
+            if !options.compiled {
+                return Err(compiled::Unsupported("the compiled path is off".into()));
+            }
+            let mut sources: Vec<(&AST, &str)> = lib.iter().map(|(l, t)| (l, *t)).collect();
+            sources.push((ast, text));
+            compiled::compile(&engine, inputs, &sources, &crate::helpers::NATIVES, &m.limits)
         };
         let derive = match &source.derive {
-            Some(s) => Some(with_lib(compile_in(&engine, &compile_scope(), &m.id, &s.file, &s.source)?)),
+            Some(s) => {
+                let ast = compile_in(&engine, &compile_scope(), &m.id, &s.file, &s.source)?;
+                let f = fast(&ast, &s.source, &["submission", "params"]);
+                Some((with_lib(&ast), f))
+            }
             None => None,
         };
         let mut seen = BTreeMap::new();
-        let mut compile_rules = |scripts: &[Script], scope: &Scope<'_>| -> Result<Vec<CompiledRule>, Error> {
+        let mut compile_rules = |scripts: &[Script], scope: &Scope<'_>, batch: bool| -> Result<Vec<CompiledRule>, Error> {
             let mut out = Vec::with_capacity(scripts.len());
             for s in scripts {
                 let meta = RuleMeta::parse(&s.file, &s.source)?;
@@ -176,13 +205,22 @@ impl CompiledPack {
                         return Err(Error::MissingMessage { pack: m.id.clone(), key });
                     }
                 }
-                let ast = with_lib(compile_in(&engine, scope, &m.id, &s.file, &s.source)?);
-                out.push(CompiledRule { meta, ast });
+                let ast = compile_in(&engine, scope, &m.id, &s.file, &s.source)?;
+                let f = if batch {
+                    Err(compiled::Unsupported("a batch rule".into()))
+                } else {
+                    fast(&ast, &s.source, &["submission", "params", "derived"])
+                };
+                out.push(CompiledRule {
+                    meta,
+                    ast: with_lib(&ast),
+                    fast: f,
+                });
             }
             Ok(out)
         };
-        let rules = compile_rules(&source.rules, &compile_scope())?;
-        let batch = compile_rules(&source.batch, &batch_scope())?;
+        let rules = compile_rules(&source.rules, &compile_scope(), false)?;
+        let batch = compile_rules(&source.batch, &batch_scope(), true)?;
         if let Some(columns) = &source.columns {
             crate::sheet::Mapping::from_value(columns).map_err(|e| Error::PackFile {
                 file: "columns.toml".into(),
@@ -231,6 +269,19 @@ impl CompiledPack {
     /// The cross-record rules this pack checks over a batch.
     pub fn batch_rules(&self) -> impl Iterator<Item = &RuleMeta> {
         self.batch.iter().map(|r| &r.meta)
+    }
+
+    /// Which scripts run compiled, and why the others run in the interpreter:
+    /// `(file, None)` for a compiled one, `(file, Some(reason))` otherwise.
+    #[must_use]
+    pub fn compiled_scripts(&self) -> Vec<(String, Option<String>)> {
+        let derive = self
+            .derive
+            .iter()
+            .map(|(_, f)| ("derive.rhai".to_owned(), f.as_ref().err().map(|e| e.0.clone())));
+        derive
+            .chain(self.rules.iter().map(|r| (r.meta.file.clone(), r.fast.as_ref().err().map(|e| e.0.clone()))))
+            .collect()
     }
 
     /// The spreadsheet column mapping (`columns.toml`), if the pack has one.

@@ -20,7 +20,7 @@ use std::sync::LazyLock;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FLOAT, INT, ImmutableString, Map, NativeCallContext, Position, Shared};
 use serde_json::Value;
 
-use crate::helpers::rows::charge;
+use crate::helpers::native::Budget;
 
 /// A read-only object of the document. `type_of` calls it `"map"`.
 #[derive(Clone)]
@@ -69,7 +69,7 @@ impl DocArray {
     }
 
     /// The element at `i` as a script sees it (see [`DocArray`] on `records`).
-    fn at(&self, i: usize) -> Dynamic {
+    pub(crate) fn at(&self, i: usize) -> Dynamic {
         let item = &self.items[i];
         if self.records && !is_map(item) {
             Dynamic::from(EMPTY_MAP.clone())
@@ -371,20 +371,20 @@ pub(crate) fn register(e: &mut Engine, names: &std::collections::BTreeSet<String
     // Native work over many items is charged to the rule's operation budget.
     type R<T> = Result<T, Box<EvalAltResult>>;
     e.register_fn("keys", |ctx: NativeCallContext, m: DocMap| -> R<Array> {
-        charge(&ctx, m.len())?;
+        ctx.charge(m.len())?;
         Ok(m.entries().map(|(k, _)| Dynamic::from(ImmutableString::from(k))).collect())
     });
     e.register_fn("values", |ctx: NativeCallContext, m: DocMap| -> R<Array> {
-        charge(&ctx, m.len())?;
+        ctx.charge(m.len())?;
         Ok(m.entries().map(|(_, v)| v.clone()).collect())
     });
     e.register_fn("contains", |ctx: NativeCallContext, a: DocArray, x: Dynamic| -> R<bool> {
-        charge(&ctx, a.len())?;
+        ctx.charge(a.len())?;
         Ok(a.iter().any(|y| equal(&y, &x)))
     });
     e.register_fn("contains", |m: DocMap, k: ImmutableString| m.0.contains_key(k.as_str()));
     e.register_fn("to_array", |ctx: NativeCallContext, a: DocArray| -> R<Array> {
-        charge(&ctx, a.len())?;
+        ctx.charge(a.len())?;
         Ok(a.iter().collect())
     });
     macro_rules! eq {

@@ -38,7 +38,7 @@ pub(crate) fn build_engine(limits: &Limits, optimize: bool, properties: &std::co
         .set_max_array_size(limits.max_array_len)
         .set_max_map_size(limits.max_map_len)
         .set_max_variables(limits.max_variables);
-    helpers::register(&mut e);
+    helpers::register(&mut e, &mut helpers::native::Natives::default());
     document::register(&mut e, properties);
     e
 }

@@ -56,44 +56,56 @@ impl CompiledPack {
         let mut derived_map = rhai::Map::new();
         // A non-object submission can only have SCHEMA findings; rules expect an object.
         if submission.is_object() {
-            let mut scope = Scope::new();
-            scope.push_constant_dynamic("submission", document::from_json(submission));
-            scope.push_constant_dynamic("params", self.params.clone());
-            if let Some(ast) = &self.derive {
-                helpers::rows::reset_charges();
-                match self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast) {
-                    Ok(d) => match d.try_cast::<rhai::Map>() {
-                        Some(m) => derived_map = m,
-                        None => findings.push(self.engine_finding(
-                            "derive",
-                            "rule.runtime",
-                            "derive.rhai 的结果不是映射（map）",
-                            "derive.rhai must evaluate to a map",
-                            None,
-                            None,
-                        )),
-                    },
-                    Err(e) => {
-                        let f = classify(e, &self.manifest.limits);
-                        findings.push(self.engine_finding("derive", f.code, &f.detail_zh, &f.detail, f.line, f.column));
+            let sub = document::from_json(submission);
+            let limits = &self.manifest.limits;
+            if let Some((ast, fast)) = &self.derive {
+                helpers::native::reset_charges();
+                // The compiled form first; the interpreter decides anything it left.
+                let compiled = fast
+                    .as_ref()
+                    .ok()
+                    .and_then(|p| p.run(&[sub.clone(), self.params.clone()], limits).ok())
+                    .and_then(|d| d.try_cast::<rhai::Map>());
+                match compiled {
+                    Some(m) => derived_map = m,
+                    None => {
+                        helpers::native::reset_charges();
+                        match self.interpret_derive(ast, &sub) {
+                            Ok(m) => derived_map = m,
+                            Err(f) => findings.push(*f),
+                        }
                     }
                 }
-                // A failed derive must not leak half-computed locals into the rules.
-                scope.rewind(2);
             }
             // The rules read the figures as a document too: built once, never copied.
-            scope.push_constant_dynamic("derived", document::freeze(derived_map.clone().into()));
-            let base = scope.len();
+            let inputs = [sub, self.params.clone(), document::freeze(derived_map.clone().into())];
+            let mut scope: Option<Scope<'_>> = None;
             for rule in &self.rules {
                 helpers::drain_emitted();
-                helpers::rows::reset_charges();
-                let outcome = self.engine.run_ast_with_scope(&mut scope, &rule.ast);
+                helpers::native::reset_charges();
+                if let Ok(p) = &rule.fast {
+                    if p.run(&inputs, limits).is_ok() {
+                        findings.extend(helpers::drain_emitted().into_iter().map(|e| self.finding(&rule.meta, e)));
+                        continue;
+                    }
+                    // Rerun in the interpreter: what the compiled run emitted is dropped.
+                    helpers::drain_emitted();
+                    helpers::native::reset_charges();
+                }
+                let scope = scope.get_or_insert_with(|| {
+                    let mut s = Scope::new();
+                    s.push_constant_dynamic("submission", inputs[0].clone());
+                    s.push_constant_dynamic("params", inputs[1].clone());
+                    s.push_constant_dynamic("derived", inputs[2].clone());
+                    s
+                });
+                let outcome = self.engine.run_ast_with_scope(scope, &rule.ast);
                 let emitted = helpers::drain_emitted();
-                scope.rewind(base);
+                scope.rewind(3);
                 match outcome {
                     Ok(()) => findings.extend(emitted.into_iter().map(|e| self.finding(&rule.meta, e))),
                     Err(e) => {
-                        let f = classify(e, &self.manifest.limits);
+                        let f = classify(e, limits);
                         findings.push(self.engine_finding(&rule.meta.id, f.code, &f.detail_zh, &f.detail, f.line, f.column));
                     }
                 }
@@ -102,6 +114,29 @@ impl CompiledPack {
         let derived = self.derived_json(&derived_map);
         let record = derived_map.get("_batch").map(dynamic_to_json);
         (report::finish(Some(self.pack_ref()), submission, findings, derived), record)
+    }
+
+    /// `derive.rhai` in the interpreter: the map it returns, or its ENGINE finding.
+    fn interpret_derive(&self, ast: &rhai::AST, sub: &Dynamic) -> Result<rhai::Map, Box<crate::Finding>> {
+        let mut scope = Scope::new();
+        scope.push_constant_dynamic("submission", sub.clone());
+        scope.push_constant_dynamic("params", self.params.clone());
+        match self.engine.eval_ast_with_scope::<Dynamic>(&mut scope, ast) {
+            Ok(d) => d.try_cast::<rhai::Map>().ok_or_else(|| {
+                Box::new(self.engine_finding(
+                    "derive",
+                    "rule.runtime",
+                    "derive.rhai 的结果不是映射（map）",
+                    "derive.rhai must evaluate to a map",
+                    None,
+                    None,
+                ))
+            }),
+            Err(e) => {
+                let f = classify(e, &self.manifest.limits);
+                Err(Box::new(self.engine_finding("derive", f.code, &f.detail_zh, &f.detail, f.line, f.column)))
+            }
+        }
     }
 
     /// The derived figures of the report: the manifest's order first, then

@@ -13,6 +13,7 @@ pub mod api;
 pub mod batch;
 mod batch_rules;
 mod compile;
+mod compiled;
 pub mod document;
 mod engine;
 mod error;

@@ -12,11 +12,83 @@ const PACKS: &[&str] = &[
     "village-patrol-2019-weihai-huancui",
 ];
 
+/// Every pack, the large Shanxi one included.
+const ALL_PACKS: &[&str] = &[
+    "national-medical-team-2024",
+    "yizhen-week-2022-national",
+    "counterpart-support-2022-quanzhou-quangang",
+    "village-patrol-2019-weihai-huancui",
+    "yizhen-week-2013-shanxi",
+];
+
+fn interpreter_only(id: &str) -> RuleSet {
+    RuleSet::compile_with(
+        [support::pack_source(id)],
+        CompileOptions {
+            optimize: true,
+            compiled: false,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn differential_compiled_and_interpreted_give_identical_reports() {
+    for id in ALL_PACKS {
+        let compiled = support::rule_set(id);
+        let interpreted = interpreter_only(id);
+        // The compiled path must really be in use, or this test proves nothing.
+        let scripts = compiled.pack(id).unwrap().compiled_scripts();
+        let n = scripts.iter().filter(|(_, why)| why.is_none()).count();
+        assert!(n * 10 >= scripts.len() * 9, "{id}: only {n} of {} scripts compiled: {scripts:?}", scripts.len());
+        for (case, doc) in support::fixture_cases(id) {
+            let forced = case.pack.as_deref();
+            assert_eq!(
+                compiled.evaluate(&doc, forced).to_json(),
+                interpreted.evaluate(&doc, forced).to_json(),
+                "{id}: {}",
+                case.name
+            );
+        }
+    }
+}
+
+#[test]
+fn differential_compiled_and_interpreted_agree_on_a_generated_corpus() {
+    let id = "national-medical-team-2024";
+    let (compiled, interpreted) = (support::rule_set(id), interpreter_only(id));
+    for (i, doc) in support::nt_corpus(300).iter().enumerate() {
+        assert_eq!(
+            compiled.evaluate(doc, None).to_json(),
+            interpreted.evaluate(doc, None).to_json(),
+            "submission {i}"
+        );
+    }
+    // Every NT script is inside the compiled subset.
+    let left: Vec<_> = compiled
+        .pack(id)
+        .unwrap()
+        .compiled_scripts()
+        .into_iter()
+        .filter(|(_, why)| why.is_some())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
 #[test]
 fn differential_optimizer_on_and_off_give_identical_reports() {
     for id in PACKS {
-        let on = RuleSet::compile_with([support::pack_source(id)], CompileOptions { optimize: true }).unwrap();
-        let off = RuleSet::compile_with([support::pack_source(id)], CompileOptions { optimize: false }).unwrap();
+        let with = |optimize| {
+            RuleSet::compile_with(
+                [support::pack_source(id)],
+                CompileOptions {
+                    optimize,
+                    ..CompileOptions::default()
+                },
+            )
+            .unwrap()
+        };
+        let (on, off) = (with(true), with(false));
         let cases = support::fixture_cases(id);
         assert!(cases.len() > 40, "{id}: {} cases", cases.len());
         for (case, doc) in &cases {

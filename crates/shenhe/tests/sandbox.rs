@@ -3,7 +3,7 @@
 
 mod support;
 
-use shenhe::{RuleSet, Severity, Status};
+use shenhe::{CompileOptions, RuleSet, Severity, Status};
 use support::{tiny_pack, tiny_submission};
 
 const GOOD: (&str, &str) = (
@@ -160,4 +160,45 @@ fn sandbox_runaway_batch_rule_stops_at_the_same_point_every_time() {
     assert_eq!(spin.params["rule"], "T-BSPIN");
     assert_eq!(spin.params["code"], "rule.limit");
     assert_eq!(first, run(), "deterministic");
+}
+
+/// Hostile rules stop at the same point with and without the compiled path:
+/// the compiled run gives up and the interpreter's finding is the report's.
+#[test]
+fn sandbox_hostile_rules_stop_identically_compiled_and_interpreted() {
+    let hostile: &[(&str, &str)] = &[
+        ("spin.rhai", "//! id: T-SPIN\n//! severity: error\nlet i = 0; loop { i += 1; }\n"),
+        (
+            "helpers.rhai",
+            "//! id: T-HELP\n//! severity: error\nlet a = []; for i in 0..5000 { a.push(i); }\nlet n = 0; loop { n += count_where(a, \"x\", 1) + sum(a); }\n",
+        ),
+        ("alloc.rhai", "//! id: T-ALLOC\n//! severity: error\nlet s = \"审核\"; loop { s += s; }\n"),
+        ("arrays.rhai", "//! id: T-ARR\n//! severity: error\nlet a = [1]; loop { a += a; }\n"),
+        ("deep.rhai", "//! id: T-DEEP\n//! severity: error\nfn down(n) { down(n + 1) }\ndown(0);\n"),
+        ("oob.rhai", "//! id: T-OOB\n//! severity: error\nlet a = [1, 2]; let x = a[5];\n"),
+        ("div.rhai", "//! id: T-DIV\n//! severity: error\nlet x = 1 / (submission.n - 3);\n"),
+    ];
+    let mut all = vec![GOOD];
+    all.extend_from_slice(hostile);
+    let on = RuleSet::compile([tiny_pack(&all, "")]).unwrap();
+    let off = RuleSet::compile_with(
+        [tiny_pack(&all, "")],
+        CompileOptions {
+            optimize: true,
+            compiled: false,
+        },
+    )
+    .unwrap();
+    let (a, b) = (on.evaluate(&tiny_submission(3), None), off.evaluate(&tiny_submission(3), None));
+    assert_eq!(a.to_json(), b.to_json());
+    let engine: Vec<_> = a
+        .findings
+        .iter()
+        .filter(|f| f.rule == "ENGINE")
+        .map(|f| f.params["rule"].as_str().unwrap().to_owned())
+        .collect();
+    for (_, src) in hostile {
+        let id = src.split("id: ").nth(1).unwrap().split('\n').next().unwrap();
+        assert!(engine.iter().any(|e| e == id), "{id} gave no ENGINE finding: {engine:?}");
+    }
 }

@@ -6,6 +6,7 @@
 
 pub mod dates;
 pub mod ids;
+pub(crate) mod native;
 pub mod rows;
 pub mod vocab;
 
@@ -57,6 +58,7 @@ fn as_str(x: &Dynamic) -> Option<ImmutableString> {
 }
 
 use crate::document::{self, field};
+use native::{Natives, def, def_b};
 use rows::charged_rows;
 
 fn date_of(x: &Dynamic) -> Option<time::Date> {
@@ -124,53 +126,63 @@ fn is_money(x: &Dynamic) -> bool {
         .is_ok_and(|f| f >= 0.0 && f.is_finite() && ((f * 100.0).round() - f * 100.0).abs() < 1e-6)
 }
 
+/// Every helper, as the compiled path calls it (the same closures the
+/// engines have registered).
+pub(crate) static NATIVES: std::sync::LazyLock<Natives> = std::sync::LazyLock::new(|| {
+    let mut table = Natives::default();
+    register(&mut Engine::new_raw(), &mut table);
+    table
+});
+
 /// Registers every helper. Called once per engine, in `engine::build_engine`.
 #[allow(clippy::too_many_lines, reason = "a flat list of registrations reads best")]
-pub(crate) fn register(e: &mut Engine) {
+#[allow(clippy::cast_possible_truncation, reason = "to_int: saturating float-to-int is the documented behaviour")]
+#[allow(clippy::cast_precision_loss, reason = "to_float: ints in forms are far below 2^53")]
+pub(crate) fn register(e: &mut Engine, t: &mut Natives) {
     // --- findings -------------------------------------------------------
-    e.register_fn("fail", |path: ImmutableString| emit(&path, None, Map::new()));
-    e.register_fn("fail", |path: ImmutableString, params: Map| emit(&path, None, params));
-    e.register_fn("fail", |path: ImmutableString, variant: ImmutableString, params: Map| {
+    def!(e, t, "fail", |path: ImmutableString| emit(&path, None, Map::new()));
+    def!(e, t, "fail", |path: ImmutableString, params: Map| emit(&path, None, params));
+    def!(e, t, "fail", |path: ImmutableString, variant: ImmutableString, params: Map| {
         emit(&path, Some(variant.to_string()), params)
     });
-    e.register_fn("ptr", |a: Dynamic| pointer::build(&[a]));
-    e.register_fn("ptr", |a: Dynamic, b: Dynamic| pointer::build(&[a, b]));
-    e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic| pointer::build(&[a, b, c]));
-    e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic| pointer::build(&[a, b, c, d]));
-    e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, f: Dynamic| {
+    def!(e, t, "ptr", |a: Dynamic| pointer::build(&[a]));
+    def!(e, t, "ptr", |a: Dynamic, b: Dynamic| pointer::build(&[a, b]));
+    def!(e, t, "ptr", |a: Dynamic, b: Dynamic, c: Dynamic| pointer::build(&[a, b, c]));
+    def!(e, t, "ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic| pointer::build(&[a, b, c, d]));
+    def!(e, t, "ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, f: Dynamic| {
         pointer::build(&[a, b, c, d, f])
     });
-    e.register_fn("ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, f: Dynamic, g: Dynamic| {
+    def!(e, t, "ptr", |a: Dynamic, b: Dynamic, c: Dynamic, d: Dynamic, f: Dynamic, g: Dynamic| {
         pointer::build(&[a, b, c, d, f, g])
     });
 
     // --- defensive access ----------------------------------------------
-    e.register_fn("items", |x: Dynamic| if document::is_array(&x) { x } else { Array::new().into() });
-    e.register_fn("rec", |x: Dynamic| if document::is_map(&x) { x } else { Map::new().into() });
+    def!(e, t, "items", |x: Dynamic| if document::is_array(&x) { x } else { Array::new().into() });
+    def!(e, t, "rec", |x: Dynamic| if document::is_map(&x) { x } else { Map::new().into() });
     // Same length and indices as the input, so paths stay right; a
     // non-object row reads as `#{}` and its properties as `()`.
-    e.register_fn("records", document::records);
-    e.register_fn("num", |x: Dynamic| if as_number(&x).is_some() { x } else { Dynamic::UNIT });
-    e.register_fn("is_num", |x: Dynamic| as_number(&x).is_some());
-    e.register_fn("num_or", |x: Dynamic, d: Dynamic| if as_number(&x).is_some() { x } else { d });
-    e.register_fn("text", |x: Dynamic| as_str(&x).unwrap_or_default());
-    e.register_fn("is_blank", |x: Dynamic| as_str(&x).is_none_or(|s| s.trim().is_empty()));
-    e.register_fn("is_count", |x: Dynamic| is_count(&x));
-    e.register_fn("is_money", |x: Dynamic| is_money(&x));
-    e.register_fn("is_true", |x: Dynamic| x.as_bool().unwrap_or(false));
-    e.register_fn("get", |m: Dynamic, key: ImmutableString| field(&m, &key));
+    def!(e, t, "records", |x: Dynamic| document::records(x));
+    def!(e, t, "num", |x: Dynamic| if as_number(&x).is_some() { x } else { Dynamic::UNIT });
+    def!(e, t, "is_num", |x: Dynamic| as_number(&x).is_some());
+    def!(e, t, "num_or", |x: Dynamic, d: Dynamic| if as_number(&x).is_some() { x } else { d });
+    def!(e, t, "text", |x: Dynamic| as_str(&x).unwrap_or_default());
+    def!(e, t, "is_blank", |x: Dynamic| as_str(&x).is_none_or(|s| s.trim().is_empty()));
+    def!(e, t, "is_count", |x: Dynamic| is_count(&x));
+    def!(e, t, "is_money", |x: Dynamic| is_money(&x));
+    def!(e, t, "is_true", |x: Dynamic| x.as_bool().unwrap_or(false));
+    def!(e, t, "get", |m: Dynamic, key: ImmutableString| field(&m, &key));
 
     // --- aggregates -----------------------------------------------------
     // Native work is charged to the rule's operation budget (see rows.rs).
-    e.register_fn("sum", |ctx: NativeCallContext, arr: Dynamic| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+    def_b!(e, t, "sum", |ctx, arr: Dynamic| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
         Ok(sum_values(charged_rows(&ctx, arr)?.into_iter()))
     });
-    e.register_fn(
-        "sum_of",
-        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-            Ok(sum_values(charged_rows(&ctx, arr)?.iter().map(|x| field(x, &name))))
-        },
-    );
+    def_b!(e, t, "sum_of", |ctx,
+                            arr: Dynamic,
+                            name: ImmutableString|
+     -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+        Ok(sum_values(charged_rows(&ctx, arr)?.iter().map(|x| field(x, &name))))
+    });
     e.register_fn(
         "count_if",
         |ctx: NativeCallContext, arr: Dynamic, pred: FnPtr| -> Result<INT, Box<rhai::EvalAltResult>> {
@@ -239,23 +251,23 @@ pub(crate) fn register(e: &mut Engine) {
             Ok(counts.into_iter().map(|(k, n)| (k.into(), Dynamic::from_int(n))).collect())
         },
     );
-    e.register_fn(
-        "min_of",
-        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-            Ok(extreme(charged_rows(&ctx, arr)?, &name, std::cmp::Ordering::Less))
-        },
-    );
-    e.register_fn(
-        "max_of",
-        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString| -> Result<Dynamic, Box<rhai::EvalAltResult>> {
-            Ok(extreme(charged_rows(&ctx, arr)?, &name, std::cmp::Ordering::Greater))
-        },
-    );
-    e.register_fn("ratio", |a: Dynamic, b: Dynamic| match (as_number(&a), as_number(&b)) {
+    def_b!(e, t, "min_of", |ctx,
+                            arr: Dynamic,
+                            name: ImmutableString|
+     -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+        Ok(extreme(charged_rows(&ctx, arr)?, &name, std::cmp::Ordering::Less))
+    });
+    def_b!(e, t, "max_of", |ctx,
+                            arr: Dynamic,
+                            name: ImmutableString|
+     -> Result<Dynamic, Box<rhai::EvalAltResult>> {
+        Ok(extreme(charged_rows(&ctx, arr)?, &name, std::cmp::Ordering::Greater))
+    });
+    def!(e, t, "ratio", |a: Dynamic, b: Dynamic| match (as_number(&a), as_number(&b)) {
         (Some(a), Some(b)) if b != 0.0 => Dynamic::from_float(a / b),
         _ => Dynamic::UNIT,
     });
-    e.register_fn("distinct", |ctx: NativeCallContext, arr: Dynamic| -> Result<Array, Box<rhai::EvalAltResult>> {
+    def_b!(e, t, "distinct", |ctx, arr: Dynamic| -> Result<Array, Box<rhai::EvalAltResult>> {
         // Compared as their text and type, as before handles existed: the
         // document's handles are compared as the plain values they stand for.
         let mut seen: Vec<(String, &'static str)> = Vec::new();
@@ -264,7 +276,7 @@ pub(crate) fn register(e: &mut Engine) {
             let plain = document::thaw(&x);
             let key = (plain.to_string(), plain.type_name());
             // Each comparison with what was kept is work too.
-            rows::charge(&ctx, seen.len())?;
+            ctx.charge(seen.len())?;
             if !seen.contains(&key) {
                 seen.push(key);
                 out.push(x);
@@ -273,80 +285,81 @@ pub(crate) fn register(e: &mut Engine) {
         Ok(out)
     });
 
-    rows::register(e);
+    rows::register(e, t);
 
     // --- civil dates ----------------------------------------------------
-    e.register_fn("is_date", |x: Dynamic| as_str(&x).is_some_and(|s| dates::parse_date(&s).is_some()));
-    e.register_fn("civil_date", |x: Dynamic| unit_or(date_of(&x).map(dates::format_date)));
-    e.register_fn("days_incl", |a: Dynamic, b: Dynamic| {
+    def!(e, t, "is_date", |x: Dynamic| as_str(&x).is_some_and(|s| dates::parse_date(&s).is_some()));
+    def!(e, t, "civil_date", |x: Dynamic| unit_or(date_of(&x).map(dates::format_date)));
+    def!(e, t, "days_incl", |a: Dynamic, b: Dynamic| {
         unit_or(date_of(&a).zip(date_of(&b)).map(|(a, b)| dates::days_inclusive(a, b)))
     });
-    e.register_fn("days_between", |a: Dynamic, b: Dynamic| {
+    def!(e, t, "days_between", |a: Dynamic, b: Dynamic| {
         unit_or(date_of(&a).zip(date_of(&b)).map(|(a, b)| dates::days_between(a, b)))
     });
-    e.register_fn("date_add", |a: Dynamic, n: INT| {
+    def!(e, t, "date_add", |a: Dynamic, n: INT| {
         unit_or(date_of(&a).and_then(|d| dates::add_days(d, n)).map(dates::format_date))
     });
-    e.register_fn("iso_week", |a: Dynamic| unit_or(date_of(&a).map(dates::iso_week)));
-    e.register_fn("month_of", |a: Dynamic| unit_or(date_of(&a).map(dates::month_bucket)));
-    e.register_fn("months_since", |a: Dynamic, b: Dynamic| {
+    def!(e, t, "iso_week", |a: Dynamic| unit_or(date_of(&a).map(dates::iso_week)));
+    def!(e, t, "month_of", |a: Dynamic| unit_or(date_of(&a).map(dates::month_bucket)));
+    def!(e, t, "months_since", |a: Dynamic, b: Dynamic| {
         unit_or(date_of(&a).zip(date_of(&b)).map(|(a, b)| dates::months_since(a, b)))
     });
-    e.register_fn("date_in", |x: Dynamic, from: Dynamic, to: Dynamic| {
+    def!(e, t, "date_in", |x: Dynamic, from: Dynamic, to: Dynamic| {
         match (date_of(&x), date_of(&from), date_of(&to)) {
             (Some(x), Some(f), Some(t)) => f <= x && x <= t,
             _ => false,
         }
     });
-    e.register_fn("days_late", |x: Dynamic, deadline: Dynamic| {
+    def!(e, t, "days_late", |x: Dynamic, deadline: Dynamic| {
         unit_or(date_of(&x).zip(date_of(&deadline)).map(|(x, d)| dates::days_between(d, x).max(0)))
     });
 
     // --- vocabularies ---------------------------------------------------
-    e.register_fn("title_rank", |x: Dynamic| title_rank_dyn(&x));
-    e.register_fn("mid_plus", |x: Dynamic| title_rank_dyn(&x) >= 3);
-    e.register_fn("assoc_plus", |x: Dynamic| title_rank_dyn(&x) >= 4);
-    e.register_fn("senior", |x: Dynamic| title_rank_dyn(&x) >= 4);
-    e.register_fn("title_level_of", |x: Dynamic| {
+    def!(e, t, "title_rank", |x: Dynamic| title_rank_dyn(&x));
+    def!(e, t, "mid_plus", |x: Dynamic| title_rank_dyn(&x) >= 3);
+    def!(e, t, "assoc_plus", |x: Dynamic| title_rank_dyn(&x) >= 4);
+    def!(e, t, "senior", |x: Dynamic| title_rank_dyn(&x) >= 4);
+    def!(e, t, "title_level_of", |x: Dynamic| {
         unit_or(code_string(&x).and_then(|c| vocab::title_level_of_code(&c)))
     });
-    e.register_fn("title_code_ok", |x: Dynamic| {
+    def!(e, t, "title_code_ok", |x: Dynamic| {
         code_string(&x).is_some_and(|c| vocab::title_level_of_code(&c).is_some())
     });
-    e.register_fn("grade_level_ok", |x: Dynamic| x.as_int().is_ok_and(vocab::grade_level_valid));
-    e.register_fn("grade_class_ok", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::grade_class_valid(&s)));
-    e.register_fn("inst_type_ok", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::inst_type_well_formed(&s)));
-    e.register_fn("is_specialty_inst", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::is_specialty_inst(&s)));
-    e.register_fn("is_grassroots_inst", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::is_grassroots_inst(&s)));
-    e.register_fn("division_ok", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::division_well_formed(&s)));
-    e.register_fn("division_within", |c: Dynamic, p: Dynamic| match (as_str(&c), as_str(&p)) {
+    def!(e, t, "grade_level_ok", |x: Dynamic| x.as_int().is_ok_and(vocab::grade_level_valid));
+    def!(e, t, "grade_class_ok", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::grade_class_valid(&s)));
+    def!(e, t, "inst_type_ok", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::inst_type_well_formed(&s)));
+    def!(e, t, "is_specialty_inst", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::is_specialty_inst(&s)));
+    def!(e, t, "is_grassroots_inst", |x: Dynamic| as_str(&x)
+        .is_some_and(|s| vocab::is_grassroots_inst(&s)));
+    def!(e, t, "division_ok", |x: Dynamic| as_str(&x).is_some_and(|s| vocab::division_well_formed(&s)));
+    def!(e, t, "division_within", |c: Dynamic, p: Dynamic| match (as_str(&c), as_str(&p)) {
         (Some(c), Some(p)) => vocab::division_within(&c, &p),
         _ => false,
     });
-    e.register_fn("province_of", |x: Dynamic| {
+    def!(e, t, "province_of", |x: Dynamic| {
         unit_or(as_str(&x).filter(|s| vocab::division_well_formed(s)).map(|s| s[..2].to_string()))
     });
-    e.register_fn("uscc_status", |x: Dynamic| {
+    def!(e, t, "uscc_status", |x: Dynamic| {
         as_str(&x).map_or(ids::IdStatus::BadFormat, |s| ids::uscc_status(&s)).as_str()
     });
-    e.register_fn("resident_id_status", |x: Dynamic| {
+    def!(e, t, "resident_id_status", |x: Dynamic| {
         as_str(&x).map_or(ids::IdStatus::BadFormat, |s| ids::resident_id_status(&s)).as_str()
     });
 
     // --- deterministic maths (see engine.rs for what is left out) --------
-    e.register_fn("floor", |x: FLOAT| x.floor());
-    e.register_fn("ceiling", |x: FLOAT| x.ceil());
-    e.register_fn("round", |x: FLOAT| x.round());
-    e.register_fn("round4", |x: FLOAT| crate::report::round4(x));
-    e.register_fn("sqrt", |x: FLOAT| x.sqrt());
-    #[allow(clippy::cast_possible_truncation, reason = "saturating float-to-int is the documented behaviour")]
-    e.register_fn("to_int", |x: FLOAT| x as INT);
-    e.register_fn("to_int", |x: INT| x);
-    #[allow(clippy::cast_precision_loss, reason = "ints in forms are far below 2^53")]
-    e.register_fn("to_float", |x: INT| x as FLOAT);
-    e.register_fn("to_float", |x: FLOAT| x);
-    e.register_fn("parse_int", |s: &str| unit_or(s.trim().parse::<INT>().ok()));
-    e.register_fn("parse_float", |s: &str| unit_or(s.trim().parse::<FLOAT>().ok().filter(|f| f.is_finite())));
+    def!(e, t, "floor", |x: FLOAT| x.floor());
+    def!(e, t, "ceiling", |x: FLOAT| x.ceil());
+    def!(e, t, "round", |x: FLOAT| x.round());
+    def!(e, t, "round4", |x: FLOAT| crate::report::round4(x));
+    def!(e, t, "sqrt", |x: FLOAT| x.sqrt());
+    def!(e, t, "to_int", |x: FLOAT| x as INT);
+    def!(e, t, "to_int", |x: INT| x);
+    def!(e, t, "to_float", |x: INT| x as FLOAT);
+    def!(e, t, "to_float", |x: FLOAT| x);
+    def!(e, t, "parse_int", |s: ImmutableString| unit_or(s.trim().parse::<INT>().ok()));
+    def!(e, t, "parse_float", |s: ImmutableString| unit_or(
+        s.trim().parse::<FLOAT>().ok().filter(|f| f.is_finite())
+    ));
 }
 
 fn code_string(x: &Dynamic) -> Option<String> {

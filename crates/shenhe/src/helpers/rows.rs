@@ -4,44 +4,17 @@
 //! charges one operation per row to the running rule, so a rule that loops
 //! over helpers stops at its budget like one that loops in script.
 
-use std::cell::Cell;
+use rhai::{Array, Dynamic, Engine, EvalAltResult, INT, ImmutableString, Map};
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, INT, ImmutableString, Map, NativeCallContext, Position};
-
+use super::native::{Budget, Natives, def_b};
 use crate::document::{self, field, rows};
-
-thread_local! {
-    // Operations charged by native helpers in the rule running on this thread
-    // (an evaluation is synchronous; the evaluator resets it before each script).
-    static CHARGED: Cell<u64> = const { Cell::new(0) };
-}
-
-/// Forgets the charges of the previous script.
-pub(crate) fn reset_charges() {
-    CHARGED.with(|c| c.set(0));
-}
-
-/// Charges `n` operations of native work to the running script; fails as
-/// Rhai's own operation limit does when the script's total passes it.
-pub(crate) fn charge(ctx: &NativeCallContext, n: usize) -> Result<(), Box<EvalAltResult>> {
-    let total = CHARGED.with(|c| {
-        let t = c.get().saturating_add(n as u64);
-        c.set(t);
-        t
-    });
-    let max = ctx.engine().max_operations();
-    if max > 0 && ctx.global_runtime_state().num_operations.saturating_add(total) > max {
-        return Err(EvalAltResult::ErrorTooManyOperations(Position::NONE).into());
-    }
-    Ok(())
-}
 
 type R<T> = Result<T, Box<EvalAltResult>>;
 
 /// The rows as a vector, charged one operation each.
-pub(crate) fn charged_rows(ctx: &NativeCallContext, arr: Dynamic) -> R<Vec<Dynamic>> {
+pub(crate) fn charged_rows(budget: &dyn Budget, arr: Dynamic) -> R<Vec<Dynamic>> {
     let out: Vec<Dynamic> = rows(arr).collect();
-    charge(ctx, out.len())?;
+    budget.charge(out.len())?;
     Ok(out)
 }
 
@@ -64,67 +37,48 @@ fn count(n: usize) -> INT {
 }
 
 /// Registers the row helpers.
-pub(crate) fn register(e: &mut Engine) {
-    e.register_fn(
-        "count_where",
-        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString, value: Dynamic| -> R<INT> {
-            Ok(count(charged_rows(&ctx, arr)?.iter().filter(|r| matches(r, &name, &value)).count()))
-        },
-    );
-    e.register_fn(
-        "count_in",
-        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString, list: Dynamic| -> R<INT> {
-            let list = charged_rows(&ctx, list)?;
-            Ok(count(charged_rows(&ctx, arr)?.iter().filter(|r| member_of(&field(r, &name), &list)).count()))
-        },
-    );
-    e.register_fn(
-        "any_where",
-        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString, value: Dynamic| -> R<bool> {
-            Ok(charged_rows(&ctx, arr)?.iter().any(|r| matches(r, &name, &value)))
-        },
-    );
-    e.register_fn(
-        "all_where",
-        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString, value: Dynamic| -> R<bool> {
-            Ok(charged_rows(&ctx, arr)?.iter().all(|r| matches(r, &name, &value)))
-        },
-    );
-    e.register_fn(
-        "filter_where",
-        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString, value: Dynamic| -> R<Array> {
-            Ok(charged_rows(&ctx, arr)?.into_iter().filter(|r| matches(r, &name, &value)).collect())
-        },
-    );
-    e.register_fn(
-        "filter_in",
-        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString, list: Dynamic| -> R<Array> {
-            let list = charged_rows(&ctx, list)?;
-            Ok(charged_rows(&ctx, arr)?.into_iter().filter(|r| member_of(&field(r, &name), &list)).collect())
-        },
-    );
-    e.register_fn(
-        "index_where",
-        |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString, value: Dynamic| -> R<Dynamic> {
-            let rows = charged_rows(&ctx, arr)?;
-            Ok(rows
-                .iter()
-                .position(|r| matches(r, &name, &value))
-                .map_or(Dynamic::UNIT, |i| Dynamic::from_int(count(i))))
-        },
-    );
-    e.register_fn(
-        "sum_where",
-        |ctx: NativeCallContext, arr: Dynamic, sum: ImmutableString, name: ImmutableString, value: Dynamic| -> R<Dynamic> {
-            let rows = charged_rows(&ctx, arr)?;
-            Ok(super::sum_values(rows.iter().filter(|r| matches(r, &name, &value)).map(|r| field(r, &sum))))
-        },
-    );
-    e.register_fn("values_of", |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString| -> R<Array> {
+pub(crate) fn register(e: &mut Engine, t: &mut Natives) {
+    def_b!(e, t, "count_where", |ctx, arr: Dynamic, name: ImmutableString, value: Dynamic| -> R<INT> {
+        Ok(count(charged_rows(&ctx, arr)?.iter().filter(|r| matches(r, &name, &value)).count()))
+    });
+    def_b!(e, t, "count_in", |ctx, arr: Dynamic, name: ImmutableString, list: Dynamic| -> R<INT> {
+        let list = charged_rows(&ctx, list)?;
+        Ok(count(charged_rows(&ctx, arr)?.iter().filter(|r| member_of(&field(r, &name), &list)).count()))
+    },);
+    def_b!(e, t, "any_where", |ctx, arr: Dynamic, name: ImmutableString, value: Dynamic| -> R<bool> {
+        Ok(charged_rows(&ctx, arr)?.iter().any(|r| matches(r, &name, &value)))
+    });
+    def_b!(e, t, "all_where", |ctx, arr: Dynamic, name: ImmutableString, value: Dynamic| -> R<bool> {
+        Ok(charged_rows(&ctx, arr)?.iter().all(|r| matches(r, &name, &value)))
+    });
+    def_b!(e, t, "filter_where", |ctx, arr: Dynamic, name: ImmutableString, value: Dynamic| -> R<Array> {
+        Ok(charged_rows(&ctx, arr)?.into_iter().filter(|r| matches(r, &name, &value)).collect())
+    });
+    def_b!(e, t, "filter_in", |ctx, arr: Dynamic, name: ImmutableString, list: Dynamic| -> R<Array> {
+        let list = charged_rows(&ctx, list)?;
+        Ok(charged_rows(&ctx, arr)?.into_iter().filter(|r| member_of(&field(r, &name), &list)).collect())
+    },);
+    def_b!(e, t, "index_where", |ctx, arr: Dynamic, name: ImmutableString, value: Dynamic| -> R<Dynamic> {
+        let rows = charged_rows(&ctx, arr)?;
+        Ok(rows
+            .iter()
+            .position(|r| matches(r, &name, &value))
+            .map_or(Dynamic::UNIT, |i| Dynamic::from_int(count(i))))
+    },);
+    def_b!(e, t, "sum_where", |ctx,
+                               arr: Dynamic,
+                               sum: ImmutableString,
+                               name: ImmutableString,
+                               value: Dynamic|
+     -> R<Dynamic> {
+        let rows = charged_rows(&ctx, arr)?;
+        Ok(super::sum_values(rows.iter().filter(|r| matches(r, &name, &value)).map(|r| field(r, &sum))))
+    },);
+    def_b!(e, t, "values_of", |ctx, arr: Dynamic, name: ImmutableString| -> R<Array> {
         Ok(charged_rows(&ctx, arr)?.iter().map(|r| field(r, &name)).collect())
     });
     // Grouping by a field: key (as text) → the rows, the first row, or the count.
-    e.register_fn("group_by", |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString| -> R<Map> {
+    def_b!(e, t, "group_by", |ctx, arr: Dynamic, name: ImmutableString| -> R<Map> {
         let mut out: std::collections::BTreeMap<String, Array> = std::collections::BTreeMap::new();
         for r in charged_rows(&ctx, arr)? {
             if let Some(k) = key_text(&field(&r, &name)) {
@@ -133,7 +87,7 @@ pub(crate) fn register(e: &mut Engine) {
         }
         Ok(out.into_iter().map(|(k, v)| (k.into(), Dynamic::from_array(v))).collect())
     });
-    e.register_fn("first_by", |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString| -> R<Map> {
+    def_b!(e, t, "first_by", |ctx, arr: Dynamic, name: ImmutableString| -> R<Map> {
         let mut out = Map::new();
         for r in charged_rows(&ctx, arr)? {
             if let Some(k) = key_text(&field(&r, &name)) {
@@ -142,7 +96,7 @@ pub(crate) fn register(e: &mut Engine) {
         }
         Ok(out)
     });
-    e.register_fn("count_by", |ctx: NativeCallContext, arr: Dynamic, name: ImmutableString| -> R<Map> {
+    def_b!(e, t, "count_by", |ctx, arr: Dynamic, name: ImmutableString| -> R<Map> {
         let mut counts: std::collections::BTreeMap<String, INT> = std::collections::BTreeMap::new();
         for r in charged_rows(&ctx, arr)? {
             if let Some(k) = key_text(&field(&r, &name)) {
