@@ -83,6 +83,32 @@ const missing = [...new Set(declared)].filter((id) => !rules.has(id));
 if (missing.length) fail(`rules never fired in the corpus: ${missing.join(", ")}`);
 if (!rules.has("SCHEMA")) fail("no SCHEMA finding in the corpus");
 
+// 5b. Hostile rules (tests/samples/hostile-pack): a runaway loop, a loop
+// around native helpers, a doubling string, many large variables and deep
+// recursion must stop at the same point, as the same ENGINE findings (with
+// their positions), natively, in Node and in Chromium.
+{
+  const dir = path.join(ROOT, "tests/samples/hostile-pack");
+  const subFile = path.join(ROOT, "tests/samples/hostile-submission.ndjson");
+  const bundle = run(["bundle", dir, "-o", "-"]);
+  const sub = readFileSync(subFile, "utf8").trim();
+  const hNative = run(["check", "--rules", dir, subFile]).trim();
+  const hNode = wasm.Validator.fromBundle(bundle).validateJson(sub);
+  const hChrome = await page.evaluate(async ([b, s]) => {
+    const m = await import("/pkg/shenhe_wasm.js");
+    await m.default();
+    return m.Validator.fromBundle(b).validateJson(s);
+  }, [bundle, sub]);
+  for (const [label, other] of [["node", hNode], ["chromium", hChrome]]) {
+    if (hNative !== other) fail(`hostile rules: native ≠ ${label} at ${firstDifference(hNative, other)}`);
+  }
+  const engine = JSON.parse(hNative).findings.filter((f) => f.rule === "ENGINE").map((f) => `${f.params.rule}:${f.params.code}`);
+  const want = ["H-SPIN:rule.limit", "H-HELP:rule.limit", "H-ALLOC:rule.limit", "H-VARS:rule.limit", "H-DEEP:rule.limit"];
+  const missing = want.filter((w) => !engine.includes(w));
+  if (missing.length || engine.length !== want.length) fail(`hostile rules: expected ENGINE findings ${want.join(", ")}, got ${engine.join(", ")}`);
+  console.log(`hostile rules: ${engine.length} ENGINE findings, identical natively, in Node and in Chromium`);
+}
+
 // 6. JSON-Schema-Test-Suite (npm json-schema-test-suite): draft 4. Draft 3 is
 // not supported by the jsonschema crate, so it is not run.
 const suiteDir = path.join(ROOT, "tests/browser/node_modules/json-schema-test-suite/tests/draft4");

@@ -66,7 +66,7 @@ impl CompiledPack {
         limits.max_map_len = limits.max_map_len.max(BATCH_ITEMS_PER_RECORD * (n + registry_len));
         // Rhai counts the text inside a collection against the string limit.
         limits.max_string_len = limits.max_string_len.max(BATCH_TEXT_PER_RECORD * (n + registry_len));
-        let engine = build_engine(&limits, self.optimize, &self.properties);
+        let engine = build_engine(&limits, self.optimize, &self.properties, false);
         let mut scope = Scope::new();
         scope.push_constant_dynamic("records", Dynamic::from_array(array));
         scope.push_constant_dynamic("params", document::plain_from_json(&self.source().params));

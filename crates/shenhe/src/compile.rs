@@ -157,7 +157,7 @@ impl CompiledPack {
         let m = &source.manifest;
         let scripts = || source.lib.iter().chain(&source.derive).chain(&source.rules).chain(&source.batch);
         let properties = document::property_names(scripts().map(|s| s.source.as_str()));
-        let engine = build_engine(&m.limits, options.optimize, &properties);
+        let engine = build_engine(&m.limits, options.optimize, &properties, true);
         let validator = schema::compile(&m.id, &source.schema, &[])?;
         let params = document::from_json(&source.params);
         let lib = match &source.lib {

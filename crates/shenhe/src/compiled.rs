@@ -81,7 +81,7 @@ impl Run<'_> {
 
     /// Counts what a script builds or keeps, against half the interpreter's limits.
     fn built(&mut self, v: &Dynamic) -> Result<(), Stop> {
-        let (items, bytes) = size_of(v);
+        let (items, bytes) = document::data_size(v);
         self.items += items;
         self.bytes += bytes;
         if self.items > self.max_items || self.bytes > self.max_bytes {
@@ -98,26 +98,6 @@ impl Run<'_> {
     fn var_mut(&mut self, slot: usize) -> &mut Dynamic {
         &mut self.vars[self.base + slot]
     }
-}
-
-/// Items and string bytes inside a value, as Rhai sizes it (handles count 0).
-fn size_of(v: &Dynamic) -> (usize, usize) {
-    if let Some(a) = v.read_lock::<Array>() {
-        return a.iter().fold((a.len(), 0), |(i, b), x| {
-            let (xi, xb) = size_of(x);
-            (i + xi, b + xb)
-        });
-    }
-    if let Some(m) = v.read_lock::<Map>() {
-        return m.values().fold((m.len(), 0), |(i, b), x| {
-            let (xi, xb) = size_of(x);
-            (i + xi, b + xb)
-        });
-    }
-    if let Some(s) = v.read_lock::<ImmutableString>() {
-        return (0, s.len());
-    }
-    (0, 0)
 }
 
 impl Program {
@@ -1070,22 +1050,6 @@ fn operator(name: ImmutableString, args: Vec<Code>) -> C<Code> {
     }
 }
 
-/// Rhai's float comparison (`unchecked` off): relative to the larger magnitude.
-fn float_cmp(op: &str, x: FLOAT, y: FLOAT) -> bool {
-    let max = if x * y == 0.0 { 1.0 } else { x.abs().max(y.abs()) };
-    if max == 0.0 {
-        return matches!(op, "==" | ">=" | "<=");
-    }
-    match op {
-        "==" => (x - y).abs() / max <= FLOAT::EPSILON,
-        "!=" => (x - y).abs() / max > FLOAT::EPSILON,
-        ">" => (x - y) / max > FLOAT::EPSILON,
-        ">=" => (x - y) / max > -FLOAT::EPSILON,
-        "<" => (y - x) / max > FLOAT::EPSILON,
-        _ => (y - x) / max > -FLOAT::EPSILON,
-    }
-}
-
 fn is_cmp(op: &str) -> bool {
     matches!(op, "==" | "!=" | "<" | "<=" | ">" | ">=")
 }
@@ -1093,7 +1057,8 @@ fn is_cmp(op: &str) -> bool {
 /// Rhai's built-in binary operators on the values rules use; anything else bails.
 #[allow(clippy::cast_precision_loss, reason = "Rhai mixes int and float the same way")]
 fn binary(run: &mut Run<'_>, op: &str, x: &Dynamic, y: &Dynamic) -> R {
-    if let (Ok(a), Ok(b)) = (x.as_int(), y.as_int()) {
+    // `is_*` before `as_*`: a failing `as_int` formats a type name.
+    if let (true, true, Ok(a), Ok(b)) = (x.is_int(), y.is_int(), x.as_int(), y.as_int()) {
         let v = match op {
             "+" => a.checked_add(b).map(Dynamic::from_int),
             "-" => a.checked_sub(b).map(Dynamic::from_int),
@@ -1109,7 +1074,15 @@ fn binary(run: &mut Run<'_>, op: &str, x: &Dynamic, y: &Dynamic) -> R {
         };
         return v.ok_or(Stop::Bail);
     }
-    let num = |d: &Dynamic| d.as_float().ok().or_else(|| d.as_int().ok().map(|i| i as FLOAT));
+    let num = |d: &Dynamic| {
+        if d.is_float() {
+            d.as_float().ok()
+        } else if d.is_int() {
+            d.as_int().ok().map(|i| i as FLOAT)
+        } else {
+            None
+        }
+    };
     if let (Some(a), Some(b)) = (num(x), num(y)) {
         return Ok(match op {
             "+" => Dynamic::from_float(a + b),
@@ -1117,7 +1090,7 @@ fn binary(run: &mut Run<'_>, op: &str, x: &Dynamic, y: &Dynamic) -> R {
             "*" => Dynamic::from_float(a * b),
             "/" => Dynamic::from_float(a / b),
             "%" => Dynamic::from_float(a % b),
-            cmp => Dynamic::from_bool(float_cmp(cmp, a, b)),
+            cmp => Dynamic::from_bool(document::float_cmp(cmp, a, b)),
         });
     }
     if let (Some(a), Some(b)) = (x.read_lock::<ImmutableString>(), y.read_lock::<ImmutableString>()) {
@@ -1296,7 +1269,7 @@ fn call_native(run: &mut Run<'_>, overloads: &[Native], args: &mut [Dynamic]) ->
     };
     run.tick()?;
     // Rhai checks the size of what a function returns.
-    let (items, bytes) = size_of(&out);
+    let (items, bytes) = document::data_size(&out);
     if items > run.max_items || bytes > run.max_bytes {
         return Err(Stop::Bail);
     }
@@ -1334,7 +1307,7 @@ fn contains(run: &Run<'_>, container: &Dynamic, x: &Dynamic) -> R {
         return Ok(Dynamic::from_bool(m.contains_key(key.as_str())));
     }
     if let Some(m) = container.read_lock::<DocMap>() {
-        return Ok(Dynamic::from_bool(m.entries().any(|(k, _)| k == key.as_str())));
+        return Ok(Dynamic::from_bool(m.contains_key(key.as_str())));
     }
     Err(Stop::Bail)
 }

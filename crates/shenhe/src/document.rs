@@ -17,14 +17,42 @@
 
 use std::sync::LazyLock;
 
+use rhai::Identifier;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FLOAT, INT, ImmutableString, Map, NativeCallContext, Position, Shared};
 use serde_json::Value;
 
 use crate::helpers::native::Budget;
 
+/// The document's nodes, built in one pass into one arena: an object's or
+/// an array's children are a contiguous run of nodes, and an object's keys
+/// (sorted, as Rhai's maps keep them) sit beside its children. A handle is
+/// the arena and a node index, so building a submission allocates one node
+/// per value in two vectors, and dropping it is dropping those vectors.
+struct Tree {
+    nodes: Vec<Node>,
+    /// The key of each node that is an object's child (empty otherwise).
+    keys: Vec<Identifier>,
+}
+
+enum Node {
+    /// `()`, a bool, a number, a string, or (in frozen figures) any value.
+    Value(Dynamic),
+    Array {
+        start: u32,
+        len: u32,
+    },
+    Object {
+        start: u32,
+        len: u32,
+    },
+}
+
 /// A read-only object of the document. `type_of` calls it `"map"`.
 #[derive(Clone)]
-pub struct DocMap(Shared<Map>);
+pub struct DocMap {
+    tree: Shared<Tree>,
+    node: u32,
+}
 
 /// A read-only array of the document. `type_of` calls it `"array"`.
 ///
@@ -33,25 +61,71 @@ pub struct DocMap(Shared<Map>);
 /// error, and indices stay those of the submission.
 #[derive(Clone)]
 pub struct DocArray {
-    items: Shared<Vec<Dynamic>>,
+    tree: Shared<Tree>,
+    node: u32,
     records: bool,
 }
 
-static EMPTY_MAP: LazyLock<DocMap> = LazyLock::new(|| DocMap(Shared::new(Map::new())));
+static EMPTY_MAP: LazyLock<DocMap> = LazyLock::new(|| DocMap {
+    tree: Shared::new(Tree {
+        nodes: vec![Node::Object { start: 1, len: 0 }],
+        keys: vec![Identifier::new_const()],
+    }),
+    node: 0,
+});
+
+impl Tree {
+    /// The value of node `i` as a script sees it.
+    fn value(self: &Shared<Self>, i: u32) -> Dynamic {
+        match &self.nodes[i as usize] {
+            Node::Value(v) => v.clone(),
+            Node::Array { .. } => Dynamic::from(DocArray {
+                tree: self.clone(),
+                node: i,
+                records: false,
+            }),
+            Node::Object { .. } => Dynamic::from(DocMap { tree: self.clone(), node: i }),
+        }
+    }
+
+    fn span(&self, i: u32) -> (u32, u32) {
+        match self.nodes[i as usize] {
+            Node::Array { start, len } | Node::Object { start, len } => (start, len),
+            Node::Value(_) => (0, 0),
+        }
+    }
+
+    fn is_object(&self, i: u32) -> bool {
+        matches!(self.nodes[i as usize], Node::Object { .. })
+    }
+}
 
 impl DocMap {
     /// The value at `key`, or `()`.
     pub fn get(&self, key: &str) -> Dynamic {
-        self.0.get(key).cloned().unwrap_or(Dynamic::UNIT)
+        self.find(key).map_or(Dynamic::UNIT, |i| self.tree.value(i))
+    }
+
+    fn find(&self, key: &str) -> Option<u32> {
+        let (start, len) = self.tree.span(self.node);
+        let keys = &self.tree.keys[start as usize..(start + len) as usize];
+        keys.binary_search_by(|k| k.as_str().cmp(key)).ok().map(|i| start + i as u32)
+    }
+
+    /// Whether `key` is present.
+    #[must_use]
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.find(key).is_some()
     }
 
     /// The entries, in key order (as Rhai's maps keep them).
-    pub fn entries(&self) -> impl Iterator<Item = (&str, &Dynamic)> {
-        self.0.iter().map(|(k, v)| (k.as_str(), v))
+    pub fn entries(&self) -> impl Iterator<Item = (&str, Dynamic)> {
+        let (start, len) = self.tree.span(self.node);
+        (start..start + len).map(move |i| (self.tree.keys[i as usize].as_str(), self.tree.value(i)))
     }
 
     fn len(&self) -> usize {
-        self.0.len()
+        self.tree.span(self.node).1 as usize
     }
 }
 
@@ -59,33 +133,39 @@ impl DocArray {
     /// The number of elements.
     #[must_use]
     pub fn len(&self) -> usize {
-        self.items.len()
+        self.tree.span(self.node).1 as usize
     }
 
     /// Whether there are no elements.
     #[must_use]
     pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
+        self.len() == 0
     }
 
     /// The element at `i` as a script sees it (see [`DocArray`] on `records`).
     pub(crate) fn at(&self, i: usize) -> Dynamic {
-        let item = &self.items[i];
-        if self.records && !is_map(item) {
+        let node = self.tree.span(self.node).0 + i as u32;
+        if self.records && !self.tree.is_object(node) {
+            if let Node::Value(v) = &self.tree.nodes[node as usize]
+                && (v.is_map() || v.is::<DocMap>())
+            {
+                return v.clone();
+            }
             Dynamic::from(EMPTY_MAP.clone())
         } else {
-            item.clone()
+            self.tree.value(node)
         }
     }
 
     /// The elements, as a script sees them.
     pub fn iter(&self) -> impl Iterator<Item = Dynamic> + '_ {
-        (0..self.items.len()).map(|i| self.at(i))
+        (0..self.len()).map(|i| self.at(i))
     }
 
     fn as_records(&self) -> Self {
         Self {
-            items: self.items.clone(),
+            tree: self.tree.clone(),
+            node: self.node,
             records: true,
         }
     }
@@ -117,19 +197,84 @@ impl IntoIterator for DocArray {
     }
 }
 
+/// Where the next `n` children of a node go: reserved, contiguous.
+#[allow(clippy::cast_possible_truncation, reason = "a document has far fewer than 2^32 nodes")]
+fn reserve<'k>(t: &mut Tree, keys: impl Iterator<Item = &'k str>) -> (usize, u32) {
+    let start = t.nodes.len();
+    for k in keys {
+        t.nodes.push(Node::Value(Dynamic::UNIT));
+        t.keys.push(k.into());
+    }
+    (start, (t.nodes.len() - start) as u32)
+}
+
+#[allow(clippy::cast_possible_truncation, reason = "a document has far fewer than 2^32 nodes")]
+fn fill_json(t: &mut Tree, at: usize, v: &Value) {
+    match v {
+        Value::Array(items) => {
+            let (start, len) = reserve(t, items.iter().map(|_| ""));
+            t.nodes[at] = Node::Array { start: start as u32, len };
+            for (i, x) in items.iter().enumerate() {
+                fill_json(t, start + i, x);
+            }
+        }
+        Value::Object(m) => {
+            let mut entries: Vec<(&str, &Value)> = m.iter().map(|(k, x)| (k.as_str(), x)).collect();
+            entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            let (start, len) = reserve(t, entries.iter().map(|(k, _)| *k));
+            t.nodes[at] = Node::Object { start: start as u32, len };
+            for (i, (_, x)) in entries.into_iter().enumerate() {
+                fill_json(t, start + i, x);
+            }
+        }
+        scalar => t.nodes[at] = Node::Value(build(scalar, false)),
+    }
+}
+
+#[allow(clippy::cast_possible_truncation, reason = "a document has far fewer than 2^32 nodes")]
+fn fill_owned(t: &mut Tree, at: usize, v: Dynamic) {
+    if v.is_map() {
+        // Rhai's maps are already in key order.
+        let m = v.cast::<Map>();
+        let (start, len) = reserve(t, m.keys().map(|k| k.as_str()));
+        t.nodes[at] = Node::Object { start: start as u32, len };
+        for (i, x) in m.into_values().enumerate() {
+            fill_owned(t, start + i, x);
+        }
+    } else if v.is_array() {
+        let a = v.cast::<Array>();
+        let (start, len) = reserve(t, a.iter().map(|_| ""));
+        t.nodes[at] = Node::Array { start: start as u32, len };
+        for (i, x) in a.into_iter().enumerate() {
+            fill_owned(t, start + i, x);
+        }
+    } else {
+        t.nodes[at] = Node::Value(v);
+    }
+}
+
+fn new_tree() -> Tree {
+    Tree {
+        nodes: vec![Node::Value(Dynamic::UNIT)],
+        keys: vec![Identifier::new_const()],
+    }
+}
+
 /// Builds the document from JSON: objects become [`DocMap`]s, arrays
 /// [`DocArray`]s, numbers ints where they are whole JSON integers.
 pub fn from_json(v: &Value) -> Dynamic {
-    build(v, true)
+    let mut t = new_tree();
+    fill_json(&mut t, 0, v);
+    Shared::new(t).value(0)
 }
 
 /// The same conversion into plain Rhai data (what batch rules get: they may
 /// sort and group their records as they like).
 pub fn plain_from_json(v: &Value) -> Dynamic {
-    build(v, false)
+    build(v, true)
 }
 
-fn build(v: &Value, doc: bool) -> Dynamic {
+fn build(v: &Value, deep: bool) -> Dynamic {
     match v {
         Value::Null => Dynamic::UNIT,
         Value::Bool(b) => (*b).into(),
@@ -137,43 +282,22 @@ fn build(v: &Value, doc: bool) -> Dynamic {
             .as_i64()
             .map_or_else(|| Dynamic::from_float(n.as_f64().unwrap_or(FLOAT::NAN)), Dynamic::from_int),
         Value::String(s) => s.as_str().into(),
-        Value::Array(a) => {
-            let items = a.iter().map(|x| build(x, doc));
-            if doc {
-                Dynamic::from(DocArray {
-                    items: Shared::new(items.collect()),
-                    records: false,
-                })
-            } else {
-                Dynamic::from_array(items.collect())
-            }
-        }
-        Value::Object(m) => {
-            let map: Map = m.iter().map(|(k, x)| (k.as_str().into(), build(x, doc))).collect();
-            if doc {
-                Dynamic::from(DocMap(Shared::new(map)))
-            } else {
-                Dynamic::from_map(map)
-            }
-        }
+        Value::Array(a) if deep => Dynamic::from_array(a.iter().map(|x| build(x, true)).collect()),
+        Value::Object(m) if deep => Dynamic::from_map(m.iter().map(|(k, x)| (k.as_str().into(), build(x, true))).collect()),
+        // Only scalars reach here when building a tree.
+        Value::Array(_) | Value::Object(_) => Dynamic::UNIT,
     }
 }
 
 /// Freezes what a script built (the map `derive.rhai` returns) into a
 /// document, so the rules read it without copies.
 pub fn freeze(v: Dynamic) -> Dynamic {
-    if v.is_map() {
-        let map = v.cast::<Map>();
-        return Dynamic::from(DocMap(Shared::new(map.into_iter().map(|(k, v)| (k, freeze(v))).collect())));
+    if !(v.is_map() || v.is_array()) {
+        return v;
     }
-    if v.is_array() {
-        let items: Vec<Dynamic> = v.cast::<Array>().into_iter().map(freeze).collect();
-        return Dynamic::from(DocArray {
-            items: Shared::new(items),
-            records: false,
-        });
-    }
-    v
+    let mut t = new_tree();
+    fill_owned(&mut t, 0, v);
+    Shared::new(t).value(0)
 }
 
 /// An object, plain or in the document.
@@ -244,17 +368,38 @@ pub fn records(x: Dynamic) -> Dynamic {
     Dynamic::from_array(Array::new())
 }
 
+/// Rhai's float comparison (`unchecked` off): relative to the larger magnitude.
+pub(crate) fn float_cmp(op: &str, x: FLOAT, y: FLOAT) -> bool {
+    let max = if x * y == 0.0 { 1.0 } else { x.abs().max(y.abs()) };
+    if max == 0.0 {
+        return matches!(op, "==" | ">=" | "<=");
+    }
+    match op {
+        "==" => (x - y).abs() / max <= FLOAT::EPSILON,
+        "!=" => (x - y).abs() / max > FLOAT::EPSILON,
+        ">" => (x - y) / max > FLOAT::EPSILON,
+        ">=" => (x - y) / max > -FLOAT::EPSILON,
+        "<" => (y - x) / max > FLOAT::EPSILON,
+        _ => (y - x) / max > -FLOAT::EPSILON,
+    }
+}
+
 /// Rhai's `==` on two values, extended to the document's handles: numbers
-/// compare across int and float, other types only with their own kind.
+/// compare across int and float (as Rhai's float `==` does), other types
+/// only with their own kind.
 #[must_use]
 pub fn equal(a: &Dynamic, b: &Dynamic) -> bool {
-    if let (Ok(x), Ok(y)) = (a.as_int(), b.as_int()) {
-        return x == y;
+    if a.is_int() && b.is_int() {
+        return a.as_int().ok() == b.as_int().ok();
     }
     #[allow(clippy::cast_precision_loss, reason = "Rhai compares int and float the same way")]
     let num = |d: &Dynamic| d.as_float().ok().or_else(|| d.as_int().ok().map(|i| i as FLOAT));
     if (a.is_float() || a.is_int()) && (b.is_float() || b.is_int()) {
-        return num(a) == num(b);
+        // As Rhai compares floats: relative to the larger magnitude.
+        return match (num(a), num(b)) {
+            (Some(x), Some(y)) => float_cmp("==", x, y),
+            _ => false,
+        };
     }
     if a.is_unit() || b.is_unit() {
         return a.is_unit() && b.is_unit();
@@ -281,7 +426,7 @@ pub fn equal(a: &Dynamic, b: &Dynamic) -> bool {
 
 fn entries(x: &Dynamic) -> Vec<(String, Dynamic)> {
     if let Some(m) = x.read_lock::<DocMap>() {
-        return m.entries().map(|(k, v)| (k.to_owned(), v.clone())).collect();
+        return m.entries().map(|(k, v)| (k.to_owned(), v)).collect();
     }
     x.read_lock::<Map>()
         .map(|m| m.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
@@ -291,7 +436,7 @@ fn entries(x: &Dynamic) -> Vec<(String, Dynamic)> {
 /// The value as plain Rhai data (what `to_string` and JSON show).
 pub fn thaw(x: &Dynamic) -> Dynamic {
     if let Some(m) = x.read_lock::<DocMap>() {
-        return Dynamic::from_map(m.entries().map(|(k, v)| (k.into(), thaw(v))).collect());
+        return Dynamic::from_map(m.entries().map(|(k, v)| (k.into(), thaw(&v))).collect());
     }
     if let Some(a) = x.read_lock::<DocArray>() {
         return Dynamic::from_array(a.iter().map(|v| thaw(&v)).collect());
@@ -303,6 +448,26 @@ pub fn thaw(x: &Dynamic) -> Dynamic {
         return Dynamic::from_map(m.iter().map(|(k, v)| (k.clone(), thaw(v))).collect());
     }
     x.clone()
+}
+
+/// Items (array elements and map entries, nested ones included) and string
+/// bytes inside a value, as Rhai's size limits count them. The document's
+/// handles count nothing: the document was bounded when it was parsed.
+pub(crate) fn data_size(v: &Dynamic) -> (usize, usize) {
+    let add = |(i, b): (usize, usize), x: &Dynamic| {
+        let (xi, xb) = data_size(x);
+        (i + xi, b + xb)
+    };
+    if let Some(a) = v.read_lock::<Array>() {
+        return a.iter().fold((a.len(), 0), add);
+    }
+    if let Some(m) = v.read_lock::<Map>() {
+        return m.values().fold((m.len(), 0), add);
+    }
+    if let Some(s) = v.read_lock::<ImmutableString>() {
+        return (0, s.len());
+    }
+    (0, 0)
 }
 
 /// Rhai's array index rule: negative counts from the end; out of range fails.
@@ -376,13 +541,13 @@ pub(crate) fn register(e: &mut Engine, names: &std::collections::BTreeSet<String
     });
     e.register_fn("values", |ctx: NativeCallContext, m: DocMap| -> R<Array> {
         ctx.charge(m.len())?;
-        Ok(m.entries().map(|(_, v)| v.clone()).collect())
+        Ok(m.entries().map(|(_, v)| v).collect())
     });
     e.register_fn("contains", |ctx: NativeCallContext, a: DocArray, x: Dynamic| -> R<bool> {
         ctx.charge(a.len())?;
         Ok(a.iter().any(|y| equal(&y, &x)))
     });
-    e.register_fn("contains", |m: DocMap, k: ImmutableString| m.0.contains_key(k.as_str()));
+    e.register_fn("contains", |m: DocMap, k: ImmutableString| m.contains_key(k.as_str()));
     e.register_fn("to_array", |ctx: NativeCallContext, a: DocArray| -> R<Array> {
         ctx.charge(a.len())?;
         Ok(a.iter().collect())

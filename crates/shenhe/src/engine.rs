@@ -17,7 +17,9 @@ use crate::{document, helpers, pack::Limits};
 ///
 /// `properties` are the names the pack's scripts read with `.name`; each
 /// gets a getter on the document's objects (see `document.rs`).
-pub(crate) fn build_engine(limits: &Limits, optimize: bool, properties: &std::collections::BTreeSet<String>) -> Engine {
+/// `bound_total` bounds the total size of a script's variables (below); batch
+/// rules, whose limits grow with the batch instead, do without it.
+pub(crate) fn build_engine(limits: &Limits, optimize: bool, properties: &std::collections::BTreeSet<String>, bound_total: bool) -> Engine {
     let mut e = Engine::new_raw();
     e.register_global_module(rhai::packages::CorePackage::new().as_shared_module());
     e.register_global_module(rhai::packages::LogicPackage::new().as_shared_module());
@@ -38,9 +40,57 @@ pub(crate) fn build_engine(limits: &Limits, optimize: bool, properties: &std::co
         .set_max_array_size(limits.max_array_len)
         .set_max_map_size(limits.max_map_len)
         .set_max_variables(limits.max_variables);
+    if bound_total {
+        bound_total_size(&mut e, limits);
+    }
     helpers::register(&mut e, &mut helpers::native::Natives::default());
     document::register(&mut e, properties);
     e
+}
+
+/// Items all of a script's variables may hold together: twice what one array may.
+#[must_use]
+pub(crate) const fn max_total_items(limits: &Limits) -> usize {
+    limits.max_array_len.saturating_mul(2)
+}
+
+/// String bytes all of a script's variables may hold together: sixteen strings' worth.
+#[must_use]
+pub(crate) const fn max_total_bytes(limits: &Limits) -> usize {
+    limits.max_string_len.saturating_mul(16)
+}
+
+/// Bounds what one script holds over all its variables, not only each value:
+/// without it, 1,000 variables of 100,000 items each would be allowed. Rhai
+/// checks each value; this checks their sum whenever a variable is defined,
+/// and at every 16th variable read (a value only grows through its name), so
+/// the point where a script stops depends on its operations alone and is the
+/// same on every host. It fails as Rhai's own size limit does.
+#[allow(deprecated, reason = "on_var/on_def_var are marked volatile, not deprecated (rhai's own note)")]
+fn bound_total_size(e: &mut Engine, limits: &Limits) {
+    let (items, bytes) = (max_total_items(limits), max_total_bytes(limits));
+    let audit = move |scope: &rhai::Scope<'_>| -> Result<(), Box<EvalAltResult>> {
+        let (mut i, mut b) = (0usize, 0usize);
+        // Constants cannot grow: the host's inputs (a batch's records) and `const`s
+        // were bounded when they were made, and counting them on every audit
+        // would cost a pass over a whole batch.
+        for (_, _, v) in scope.iter_raw().filter(|(_, constant, _)| !constant) {
+            let (vi, vb) = document::data_size(v);
+            i += vi;
+            b += vb;
+        }
+        if i > items || b > bytes {
+            return Err(EvalAltResult::ErrorDataTooLarge("Total size of the script's variables".into(), Position::NONE).into());
+        }
+        Ok(())
+    };
+    e.on_def_var(move |_, _, ctx| audit(ctx.scope()).map(|()| true));
+    e.on_var(move |_, _, ctx| {
+        if helpers::native::every_16th_read() {
+            audit(ctx.scope())?;
+        }
+        Ok(None)
+    });
 }
 
 /// A script failure, split into the stable code, a message without the

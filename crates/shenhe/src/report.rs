@@ -169,7 +169,7 @@ pub fn dynamic_to_json(d: &Dynamic) -> Value {
         return Value::Array(a.iter().map(|v| dynamic_to_json(&v)).collect());
     }
     if let Some(m) = d.read_lock::<crate::document::DocMap>() {
-        return Value::Object(m.entries().map(|(k, v)| (k.to_owned(), dynamic_to_json(v))).collect());
+        return Value::Object(m.entries().map(|(k, v)| (k.to_owned(), dynamic_to_json(&v))).collect());
     }
     if let Some(m) = d.read_lock::<rhai::Map>() {
         return Value::Object(m.iter().map(|(k, v)| (k.to_string(), dynamic_to_json(v))).collect());

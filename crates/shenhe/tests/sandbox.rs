@@ -177,6 +177,14 @@ fn sandbox_hostile_rules_stop_identically_compiled_and_interpreted() {
         ("deep.rhai", "//! id: T-DEEP\n//! severity: error\nfn down(n) { down(n + 1) }\ndown(0);\n"),
         ("oob.rhai", "//! id: T-OOB\n//! severity: error\nlet a = [1, 2]; let x = a[5];\n"),
         ("div.rhai", "//! id: T-DIV\n//! severity: error\nlet x = 1 / (submission.n - 3);\n"),
+        (
+            "vars.rhai",
+            "//! id: T-VARS\n//! severity: error\nlet a = []; a.pad(90000, 0); let b = a; let c = a; let d = a;\n",
+        ),
+        (
+            "grow.rhai",
+            "//! id: T-GROW\n//! severity: error\nlet a = []; let b = []; let c = [];\nloop { a.pad(a.len() + 1000, 0); b.pad(b.len() + 1000, 0); c.pad(c.len() + 1000, 0); }\n",
+        ),
     ];
     let mut all = vec![GOOD];
     all.extend_from_slice(hostile);
@@ -200,5 +208,27 @@ fn sandbox_hostile_rules_stop_identically_compiled_and_interpreted() {
     for (_, src) in hostile {
         let id = src.split("id: ").nth(1).unwrap().split('\n').next().unwrap();
         assert!(engine.iter().any(|e| e == id), "{id} gave no ENGINE finding: {engine:?}");
+    }
+}
+
+/// Many variables of large values: each is within Rhai's per-value limit, their
+/// sum is not, and that is a limit too.
+#[test]
+fn sandbox_total_size_of_variables_is_bounded() {
+    for (file, src) in [
+        (
+            "vars.rhai",
+            "//! id: T-VARS\n//! severity: error\nlet a = []; a.pad(90000, 0); let b = a; let c = a; let d = a;\n",
+        ),
+        (
+            "grow.rhai",
+            "//! id: T-GROW\n//! severity: error\nlet a = []; let b = []; let c = [];\nloop { a.pad(a.len() + 1000, 0); b.pad(b.len() + 1000, 0); c.pad(c.len() + 1000, 0); }\n",
+        ),
+    ] {
+        let r = engine_findings(&[(file, src)]);
+        let id = src.split("id: ").nth(1).unwrap().split('\n').next().unwrap();
+        assert_limit(&r, id, "rule.limit");
+        let f = r.findings.iter().find(|f| f.rule == "ENGINE").unwrap();
+        assert!(f.params["detail"].as_str().unwrap().contains("Total size"), "{f:?}");
     }
 }

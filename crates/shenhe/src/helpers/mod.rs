@@ -50,7 +50,13 @@ fn emit(path: &str, variant: Option<String>, params: Map) {
 /// A number from a submission value: ints and floats, nothing else.
 pub(crate) fn as_number(x: &Dynamic) -> Option<FLOAT> {
     #[allow(clippy::cast_precision_loss, reason = "counts in forms are far below 2^53")]
-    x.as_int().map(|i| i as FLOAT).ok().or_else(|| x.as_float().ok())
+    if x.is_int() {
+        x.as_int().map(|i| i as FLOAT).ok()
+    } else if x.is_float() {
+        x.as_float().ok()
+    } else {
+        None
+    }
 }
 
 fn as_str(x: &Dynamic) -> Option<ImmutableString> {

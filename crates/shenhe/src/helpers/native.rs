@@ -25,9 +25,24 @@ thread_local! {
     static CHARGED: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Forgets the charges of the previous script.
+thread_local! {
+    // Variable reads of the running script, for the total-size audit (engine.rs).
+    static READS: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Forgets the charges (and the read count) of the previous script.
 pub(crate) fn reset_charges() {
     CHARGED.with(|c| c.set(0));
+    READS.with(|c| c.set(0));
+}
+
+/// Whether this variable read is a 16th one since the script started.
+pub(crate) fn every_16th_read() -> bool {
+    READS.with(|c| {
+        let n = c.get() + 1;
+        c.set(n);
+        n % 16 == 0
+    })
 }
 
 fn add_charge(n: usize) -> u64 {
