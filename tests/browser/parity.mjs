@@ -28,6 +28,14 @@ if (lines.length < MIN_CORPUS) fail(`corpus has ${lines.length} submissions, few
 let t = performance.now();
 const native = run(["check", "--rules", "rules", corpusFile]).split("\n").filter(Boolean);
 console.log(`native:   ${native.length} reports in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+// The compiled path against the interpreter alone, over the same corpus.
+t = performance.now();
+const interpreted = run(["check", "--interpreter-only", "--rules", "rules", corpusFile]).split("\n").filter(Boolean);
+let pathMismatch = 0;
+for (let i = 0; i < lines.length; i++) {
+  if (native[i] !== interpreted[i] && pathMismatch++ < 3) fail(`submission ${i + 1} (${names[i]}): compiled ≠ interpreted at ${firstDifference(native[i], interpreted[i])}`);
+}
+console.log(`interpreter only: ${interpreted.length} reports in ${((performance.now() - t) / 1000).toFixed(1)} s, ${pathMismatch} differ from the compiled path`);
 
 // 3. Node.
 const wasm = await loadWasmInNode();

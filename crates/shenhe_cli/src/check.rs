@@ -44,6 +44,8 @@ pub struct Options<'a> {
     pub batch_report: Option<&'a Path>,
     /// Threads judging submissions (0: every core).
     pub jobs: usize,
+    /// Run every script in Rhai's interpreter (no compiled path).
+    pub interpreter_only: bool,
 }
 
 fn is_stream(path: &Path) -> bool {
@@ -168,7 +170,11 @@ fn progress_bar() -> ProgressBar {
 }
 
 pub fn run(o: &Options<'_>) -> Result<ExitCode> {
-    let (rules, _) = load::load_rules(o.rules)?;
+    let options = shenhe::CompileOptions {
+        compiled: !o.interpreter_only,
+        ..shenhe::CompileOptions::default()
+    };
+    let (rules, _) = load::load_rules_with(o.rules, options)?;
     if let Some(id) = o.pack
         && rules.pack(id).is_none()
     {

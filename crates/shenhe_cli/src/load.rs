@@ -87,8 +87,13 @@ pub fn read_packs(path: &Path) -> Result<Vec<LoadedPack>> {
 
 /// Reads and compiles every pack under `path`.
 pub fn load_rules(path: &Path) -> Result<(RuleSet, Vec<LoadedPack>)> {
+    load_rules_with(path, shenhe::CompileOptions::default())
+}
+
+/// [`load_rules`] with explicit compile options (`check --interpreter-only`).
+pub fn load_rules_with(path: &Path, options: shenhe::CompileOptions) -> Result<(RuleSet, Vec<LoadedPack>)> {
     let packs = read_packs(path)?;
-    let rules = RuleSet::compile(packs.iter().map(|p| p.source.clone()))?;
+    let rules = RuleSet::compile_with(packs.iter().map(|p| p.source.clone()), options)?;
     Ok((rules, packs))
 }
 

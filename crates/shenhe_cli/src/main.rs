@@ -84,6 +84,10 @@ enum Command {
         /// benchmarks; the reports are the same bytes, in the same order.
         #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
         jobs: usize,
+        /// Run every rule in Rhai's interpreter instead of its compiled form.
+        /// Slower; the reports are the same bytes (the parity run checks it).
+        #[arg(long)]
+        interpreter_only: bool,
         /// Submission files: .json, .ndjson/.jsonl, .csv, .xlsx (`-` for NDJSON on stdin).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
@@ -204,6 +208,7 @@ fn main() -> ExitCode {
             registry,
             batch_report,
             jobs,
+            interpreter_only,
             files,
         } => check::run(&check::Options {
             rules: &rules,
@@ -217,6 +222,7 @@ fn main() -> ExitCode {
             registry: registry.as_deref(),
             batch_report: batch_report.as_deref(),
             jobs,
+            interpreter_only,
         }),
         Command::Test { rules, filter } => test_cmd::run(&rules, filter.as_deref()),
         Command::Bundle { pack, output } => bundle(&pack, &output),
