@@ -1057,6 +1057,11 @@ fn is_cmp(op: &str) -> bool {
 /// Rhai's built-in binary operators on the values rules use; anything else bails.
 #[allow(clippy::cast_precision_loss, reason = "Rhai mixes int and float the same way")]
 fn binary(run: &mut Run<'_>, op: &str, x: &Dynamic, y: &Dynamic) -> R {
+    // Rhai compares a char with a string by their first characters, and has
+    // more such pairs; chars are left to the interpreter.
+    if x.is_char() || y.is_char() {
+        return Err(Stop::Bail);
+    }
     // `is_*` before `as_*`: a failing `as_int` formats a type name.
     if let (true, true, Ok(a), Ok(b)) = (x.is_int(), y.is_int(), x.as_int(), y.as_int()) {
         let v = match op {

@@ -232,3 +232,28 @@ fn sandbox_total_size_of_variables_is_bounded() {
         assert!(f.params["detail"].as_str().unwrap().contains("Total size"), "{f:?}");
     }
 }
+
+/// Operators on mixed types give Rhai's answers on the compiled path too
+/// (`"a" == 'a'` is true in Rhai; `() < 1` is false; an int and a float compare).
+#[test]
+fn sandbox_mixed_type_operators_agree_compiled_and_interpreted() {
+    let src = "//! id: T-MIX\n//! severity: warning\nlet out = [\"a\" == 'a', \"ab\" != 'a', () < 1, 1 == 1.0, 0.1 + 0.2 == 0.3, \"x\" + 1, () + \"y\", 7 / 2, -7 % 3, \"b\" > \"a\"];\nfail(\"/n\", #{ n: out });\n";
+    let all = [GOOD, ("mix.rhai", src)];
+    let on = RuleSet::compile([tiny_pack(&all, "")]).unwrap();
+    let off = RuleSet::compile_with(
+        [tiny_pack(&all, "")],
+        CompileOptions {
+            optimize: true,
+            compiled: false,
+        },
+    )
+    .unwrap();
+    let (a, b) = (on.evaluate(&tiny_submission(3), None), off.evaluate(&tiny_submission(3), None));
+    assert_eq!(a.to_json(), b.to_json());
+    let f = a.findings.iter().find(|f| f.rule == "T-MIX").expect("T-MIX fired");
+    assert_eq!(
+        f.params["n"],
+        serde_json::json!([true, true, false, true, true, "x1", "y", 3, -1, true]),
+        "{f:?}"
+    );
+}
