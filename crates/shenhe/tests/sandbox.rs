@@ -162,6 +162,20 @@ fn sandbox_runaway_batch_rule_stops_at_the_same_point_every_time() {
     assert_eq!(first, run(), "deterministic");
 }
 
+/// The report of the tiny pack with `rules`, after checking that the compiled
+/// path and the interpreter alone give the same bytes.
+fn on_both_paths(rules: &[(&str, &str)]) -> shenhe::Report {
+    let on = RuleSet::compile([tiny_pack(rules, "")]).unwrap();
+    let interpreter = CompileOptions {
+        optimize: true,
+        compiled: false,
+    };
+    let off = RuleSet::compile_with([tiny_pack(rules, "")], interpreter).unwrap();
+    let (a, b) = (on.evaluate(&tiny_submission(3), None), off.evaluate(&tiny_submission(3), None));
+    assert_eq!(a.to_json(), b.to_json());
+    a
+}
+
 /// Hostile rules stop at the same point with and without the compiled path:
 /// the compiled run gives up and the interpreter's finding is the report's.
 #[test]
@@ -188,17 +202,7 @@ fn sandbox_hostile_rules_stop_identically_compiled_and_interpreted() {
     ];
     let mut all = vec![GOOD];
     all.extend_from_slice(hostile);
-    let on = RuleSet::compile([tiny_pack(&all, "")]).unwrap();
-    let off = RuleSet::compile_with(
-        [tiny_pack(&all, "")],
-        CompileOptions {
-            optimize: true,
-            compiled: false,
-        },
-    )
-    .unwrap();
-    let (a, b) = (on.evaluate(&tiny_submission(3), None), off.evaluate(&tiny_submission(3), None));
-    assert_eq!(a.to_json(), b.to_json());
+    let a = on_both_paths(&all);
     let engine: Vec<_> = a
         .findings
         .iter()
@@ -239,17 +243,7 @@ fn sandbox_total_size_of_variables_is_bounded() {
 fn sandbox_mixed_type_operators_agree_compiled_and_interpreted() {
     let src = "//! id: T-MIX\n//! severity: warning\nlet out = [\"a\" == 'a', \"ab\" != 'a', () < 1, 1 == 1.0, 0.1 + 0.2 == 0.3, \"x\" + 1, () + \"y\", 7 / 2, -7 % 3, \"b\" > \"a\"];\nfail(\"/n\", #{ n: out });\n";
     let all = [GOOD, ("mix.rhai", src)];
-    let on = RuleSet::compile([tiny_pack(&all, "")]).unwrap();
-    let off = RuleSet::compile_with(
-        [tiny_pack(&all, "")],
-        CompileOptions {
-            optimize: true,
-            compiled: false,
-        },
-    )
-    .unwrap();
-    let (a, b) = (on.evaluate(&tiny_submission(3), None), off.evaluate(&tiny_submission(3), None));
-    assert_eq!(a.to_json(), b.to_json());
+    let a = on_both_paths(&all);
     let f = a.findings.iter().find(|f| f.rule == "T-MIX").expect("T-MIX fired");
     assert_eq!(
         f.params["n"],
