@@ -172,14 +172,18 @@ impl CompiledPack {
             Some((l, _)) => l.merge(ast),
             None => ast.clone(),
         };
-        // The compiled form of a script, from its own AST and lib.rhai's.
+        // The compiled form of a script, from its own AST and lib.rhai's
+        // functions (parsed once for the whole pack).
+        let lib_fns = match &lib {
+            Some((l, text)) => compiled::functions(&engine, l, text),
+            None => Ok(compiled::Functions::default()),
+        };
         let fast = |ast: &AST, text: &str, inputs: &[&str]| -> Fast {
             if !options.compiled {
                 return Err(compiled::Unsupported("the compiled path is off".into()));
             }
-            let mut sources: Vec<(&AST, &str)> = lib.iter().map(|(l, t)| (l, *t)).collect();
-            sources.push((ast, text));
-            compiled::compile(&engine, inputs, &sources, &crate::helpers::NATIVES, &m.limits)
+            let lib = lib_fns.as_ref().map_err(|e| compiled::Unsupported(format!("lib.rhai: {}", e.0)))?;
+            compiled::compile(&engine, inputs, lib, ast, text, &crate::helpers::NATIVES, &m.limits)
         };
         let derive = match &source.derive {
             Some(s) => {

@@ -196,33 +196,54 @@ fn body_text(source: &str, start: rhai::Position, end: rhai::Position) -> Option
     (source.as_bytes().get(a) == Some(&b'{') && source.as_bytes().get(b) == Some(&b'}') && a < b).then(|| &source[a + 1..b])
 }
 
-/// Compiles a script: `sources` are the ASTs it was built from with their
-/// text (the pack's `lib.rhai`, then the script itself, whose statements are
-/// the main body; a later function overrides an earlier one, as Rhai merges
-/// them). `inputs` are the names of the variables the host provides.
-pub(crate) fn compile(engine: &rhai::Engine, inputs: &[&str], sources: &[(&AST, &str)], natives: &'static Natives, limits: &Limits) -> C<Program> {
-    let Some((main_ast, _)) = sources.last() else { return no("no script") };
-    let mut defs = Vec::new();
-    let mut fn_index = HashMap::new();
-    for (ast, text) in sources {
-        for f in ast.iter_fn_def() {
-            if f.this_type.is_some() {
-                return no("a method-style function");
-            }
-            let Some(body) = body_text(text, f.body.start_position(), f.body.end_position()) else {
-                return no(format!("the body of {}", f.name));
-            };
-            let mut scope = rhai::Scope::new();
-            for p in &f.params {
-                scope.push_dynamic(p.as_str(), Dynamic::UNIT);
-            }
-            let body_ast = engine.compile_with_scope(&scope, body).map_err(|e| Unsupported(format!("{}: {e}", f.name)))?;
-            if body_ast.iter_fn_def().next().is_some() {
-                return no("a function inside a function");
-            }
-            fn_index.insert((f.name.to_string(), f.params.len()), defs.len());
-            defs.push((f.params.clone(), body_ast));
+/// The script functions of one source (`lib.rhai` or a script), each body
+/// parsed once on its own: a pack parses its `lib.rhai` functions once and
+/// every script's compiled form shares them.
+#[derive(Default)]
+pub(crate) struct Functions(Vec<(ImmutableString, Vec<ImmutableString>, AST)>);
+
+/// Parses the functions `ast` defines out of its source `text`.
+pub(crate) fn functions(engine: &rhai::Engine, ast: &AST, text: &str) -> C<Functions> {
+    let mut out = Vec::new();
+    for f in ast.iter_fn_def() {
+        if f.this_type.is_some() {
+            return no("a method-style function");
         }
+        let Some(body) = body_text(text, f.body.start_position(), f.body.end_position()) else {
+            return no(format!("the body of {}", f.name));
+        };
+        let mut scope = rhai::Scope::new();
+        for p in &f.params {
+            scope.push_dynamic(p.as_str(), Dynamic::UNIT);
+        }
+        let body_ast = engine.compile_with_scope(&scope, body).map_err(|e| Unsupported(format!("{}: {e}", f.name)))?;
+        if body_ast.iter_fn_def().next().is_some() {
+            return no("a function inside a function");
+        }
+        out.push((f.name.clone(), f.params.iter().cloned().collect(), body_ast));
+    }
+    Ok(Functions(out))
+}
+
+/// Compiles a script: `lib` are the pack's `lib.rhai` functions, then the
+/// script's own (`ast`, from `text`), whose statements are the main body; a
+/// script's function overrides a library one, as Rhai merges them. `inputs`
+/// are the names of the variables the host provides.
+pub(crate) fn compile(
+    engine: &rhai::Engine,
+    inputs: &[&str],
+    lib: &Functions,
+    ast: &AST,
+    text: &str,
+    natives: &'static Natives,
+    limits: &Limits,
+) -> C<Program> {
+    let own = functions(engine, ast, text)?;
+    let mut defs: Vec<(&[ImmutableString], &AST)> = Vec::new();
+    let mut fn_index = HashMap::new();
+    for (name, params, body) in lib.0.iter().chain(&own.0) {
+        fn_index.insert((name.to_string(), params.len()), defs.len());
+        defs.push((params, body));
     }
     // A compile-time scope with `names` declared (constants for the host's inputs).
     let scope_of = |names: &[ImmutableString], constant: bool| {
@@ -248,7 +269,7 @@ pub(crate) fn compile(engine: &rhai::Engine, inputs: &[&str], sources: &[(&AST, 
     }
     let input_names: Vec<ImmutableString> = inputs.iter().map(|n| (*n).into()).collect();
     let mut cx = scope_of(&input_names, true);
-    let main = block(&mut cx, main_ast.statements())?;
+    let main = block(&mut cx, ast.statements())?;
     let slots = cx.max.max(fns.iter().map(|f| f.slots).max().unwrap_or(0));
     // The interpreter's scope holds every live variable; stay well inside it.
     if (slots + inputs.len()) * 2 > limits.max_variables {
