@@ -91,6 +91,12 @@ impl Run<'_> {
         }
     }
 
+    /// Counts a value put into a container: itself, and what it holds.
+    fn inserted(&mut self, v: &Dynamic) -> Result<(), Stop> {
+        self.items += 1;
+        self.built(v)
+    }
+
     fn var(&self, slot: usize) -> &Dynamic {
         &self.vars[self.base + slot]
     }
@@ -440,20 +446,15 @@ fn range_of(cx: &mut Cx<'_>, e: &Expr) -> C<Option<(Code, Code, bool)>> {
         }
     }
     if let Expr::DynamicConstant(v, ..) = e {
-        if let Some(r) = v.read_lock::<std::ops::Range<INT>>() {
-            let (a, b) = (r.start, r.end);
+        let bounds = v
+            .read_lock::<std::ops::Range<INT>>()
+            .map(|r| (r.start, r.end, false))
+            .or_else(|| v.read_lock::<std::ops::RangeInclusive<INT>>().map(|r| (*r.start(), *r.end(), true)));
+        if let Some((a, b, incl)) = bounds {
             return Ok(Some((
                 Box::new(move |_| Ok(Dynamic::from_int(a))),
                 Box::new(move |_| Ok(Dynamic::from_int(b))),
-                false,
-            )));
-        }
-        if let Some(r) = v.read_lock::<std::ops::RangeInclusive<INT>>() {
-            let (a, b) = (*r.start(), *r.end());
-            return Ok(Some((
-                Box::new(move |_| Ok(Dynamic::from_int(a))),
-                Box::new(move |_| Ok(Dynamic::from_int(b))),
-                true,
+                incl,
             )));
         }
     }
@@ -472,6 +473,8 @@ enum Step {
 enum Target {
     Builtin(Builtin),
     Native(&'static [Native]),
+    /// `push`/`sort`, which change their receiver: compiled only on a variable.
+    Changing,
 }
 
 /// Rhai's own functions that the compiled path implements itself.
@@ -548,7 +551,7 @@ fn one_dot(cx: &mut Cx<'_>, e: &Expr) -> C<Step> {
                 return no("a method call capturing scope");
             }
             let t = if matches!(f.name.as_str(), "push" | "sort") {
-                Target::Builtin(Builtin::Len)
+                Target::Changing
             } else {
                 target(cx, &f.name, f.args.len() + 1)?
             };
@@ -649,14 +652,11 @@ fn index(v: &Dynamic, i: &Dynamic) -> R {
 fn chain(cx: &mut Cx<'_>, e: &Expr) -> C<Code> {
     let (root, steps) = flatten(cx, e)?;
     // A method that changes its receiver (`list.push(x)`) works on the variable itself.
-    if let (Expr::Variable(v, ..), [Step::Method(name, args, _)]) = (root, steps.as_slice())
-        && matches!(name.as_str(), "push" | "sort")
-    {
+    if let (Expr::Variable(v, ..), [Step::Method(name, _, Target::Changing)]) = (root, steps.as_slice()) {
         let slot = cx.lookup_mut(&v.1)?;
-        let _ = args;
         return mutating_method(name.clone(), slot, steps);
     }
-    if steps.iter().any(|s| matches!(s, Step::Method(n, ..) if matches!(n.as_str(), "push" | "sort"))) {
+    if steps.iter().any(|s| matches!(s, Step::Method(_, _, Target::Changing))) {
         return no("a changing method deep in a chain");
     }
     let root_slot = match root {
@@ -746,11 +746,7 @@ fn mutating_method(name: ImmutableString, slot: usize, steps: Vec<Step>) -> C<Co
         match (name.as_str(), vals.len()) {
             ("push", 1) => {
                 let item = vals.pop().expect("one argument");
-                run.built(&item)?;
-                run.items += 1;
-                if run.items > run.max_items {
-                    return Err(Stop::Bail);
-                }
+                run.inserted(&item)?;
                 let target = run.var_mut(slot);
                 let Some(mut a) = target.write_lock::<Array>() else { return Err(Stop::Bail) };
                 a.push(item);
@@ -820,11 +816,7 @@ fn assignment(cx: &mut Cx<'_>, op: &rhai::OpAssignment, lhs: &Expr, rhs: &Expr) 
             None => new,
         };
         if !keys.is_empty() {
-            run.built(&new)?;
-            run.items += 1;
-            if run.items > run.max_items {
-                return Err(Stop::Bail);
-            }
+            run.inserted(&new)?;
         }
         let target = run.var_mut(slot);
         if keys.is_empty() {
@@ -1200,6 +1192,7 @@ fn invoke(run: &mut Run<'_>, t: Target, mut args: Args) -> R {
     let b = match t {
         Target::Builtin(b) => b,
         Target::Native(overloads) => return call_native(run, overloads, &mut args),
+        Target::Changing => return Err(Stop::Bail),
     };
     match (b, args.as_slice()) {
         (Builtin::TypeOf, [x]) => return Ok(Dynamic::from(ImmutableString::from(type_name(x)?))),

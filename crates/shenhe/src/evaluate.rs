@@ -54,6 +54,7 @@ impl CompiledPack {
     pub fn evaluate_for_batch(&self, submission: &Value) -> (Report, Option<Value>) {
         let mut findings = schema::findings(&self.validator, submission);
         let mut derived_map = rhai::Map::new();
+        let mut derived_doc = Dynamic::UNIT;
         // A non-object submission can only have SCHEMA findings; rules expect an object.
         if submission.is_object() {
             let sub = document::from_json(submission);
@@ -78,7 +79,8 @@ impl CompiledPack {
                 }
             }
             // The rules read the figures as a document too: built once, never copied.
-            let inputs = [sub, self.params.clone(), document::freeze(derived_map.clone().into())];
+            derived_doc = document::freeze(std::mem::take(&mut derived_map).into());
+            let inputs = [sub, self.params.clone(), derived_doc.clone()];
             let mut scope: Option<Scope<'_>> = None;
             for rule in &self.rules {
                 helpers::drain_emitted();
@@ -111,8 +113,16 @@ impl CompiledPack {
                 }
             }
         }
-        let derived = self.derived_json(&derived_map);
-        let record = derived_map.get("_batch").map(dynamic_to_json);
+        if derived_doc.is_unit() {
+            // No script ran: every declared figure is null.
+            derived_doc = document::freeze(rhai::Map::new().into());
+        }
+        let figures = derived_doc.read_lock::<document::DocMap>();
+        let derived = figures.as_deref().map_or_else(Map::new, |d| self.derived_json(d));
+        let record = figures
+            .as_deref()
+            .filter(|d| d.contains_key("_batch"))
+            .map(|d| dynamic_to_json(&d.get("_batch")));
         (report::finish(Some(self.pack_ref()), submission, findings, derived), record)
     }
 
@@ -141,14 +151,14 @@ impl CompiledPack {
 
     /// The derived figures of the report: the manifest's order first, then
     /// the rest; `_name` values are working values shared with the rules.
-    fn derived_json(&self, map: &rhai::Map) -> Map<String, Value> {
+    fn derived_json(&self, figures: &document::DocMap) -> Map<String, Value> {
         let mut out = Map::new();
         for name in &self.manifest.derived {
-            out.insert(name.clone(), map.get(name.as_str()).map_or(Value::Null, dynamic_to_json));
+            out.insert(name.clone(), dynamic_to_json(&figures.get(name)));
         }
-        for (k, v) in map {
-            if !k.starts_with('_') && !out.contains_key(k.as_str()) {
-                out.insert(k.to_string(), dynamic_to_json(v));
+        for (k, v) in figures.entries() {
+            if !k.starts_with('_') && !out.contains_key(k) {
+                out.insert(k.to_owned(), dynamic_to_json(&v));
             }
         }
         out
