@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the wasm build and the browser tests need, once per machine:
 # the wasm32 target, wasm-bindgen-cli at exactly the version Cargo.lock pins,
-# wasm-pack, Debian's binaryen (wasm-opt) and chromium, and the npm packages
+# wasm-pack, Debian's binaryen (wasm-opt), brotli and chromium, and the npm packages
 # of tests/browser. Safe to run again: each step is skipped when done.
 # Source it (`. scripts/setup.sh`) to get the tools on PATH.
 set -euo pipefail
@@ -29,6 +29,7 @@ fi
 missing=()
 command -v wasm-opt >/dev/null || missing+=(binaryen)
 command -v chromium >/dev/null || missing+=(chromium)
+command -v brotli >/dev/null || missing+=(brotli)
 # A CJK font, so the browser tests' screenshots show the Chinese text.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if ((${#missing[@]})); then

@@ -16,8 +16,9 @@ cargo fmt --all --check
 step "cargo clippy (native, all targets)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-step "cargo clippy (core and wasm shell for wasm32)"
-cargo clippy -p shenhe -p shenhe_wasm --target wasm32-unknown-unknown --locked -- -D warnings
+step "cargo clippy (wasm32: the portal's module, then the playground's with feature authoring)"
+cargo clippy -p shenhe_wasm --target wasm32-unknown-unknown --locked -- -D warnings
+cargo clippy -p shenhe -p shenhe_wasm --features shenhe_wasm/authoring --target wasm32-unknown-unknown --locked -- -D warnings
 
 step "cargo test --workspace"
 cargo test --workspace --locked
@@ -25,7 +26,7 @@ cargo test --workspace --locked
 step "shenhe test (every pack's fixtures)"
 cargo run -q -p shenhe_cli --locked -- test --rules rules
 
-step "wasm: wasm-pack build, wasm-opt (www/pkg); shenhe export (www/gen)"
+step "wasm: the portal's and the playground's modules (www/pkg, www/playground/pkg); shenhe export (www/gen)"
 scripts/build-wasm.sh
 cargo run -q -p shenhe_cli --locked -- export --rules rules --out www/gen
 

@@ -2,26 +2,17 @@
 // driven in headless Debian Chromium. Screenshots go to out/screenshots/.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import path from "node:path";
-import { BIN, OUT, ROOT, WWW, launchChromium } from "./lib.mjs";
+import { BIN, OUT, ROOT, WWW, launchChromium, startServe, wasmFile } from "./lib.mjs";
 
 const SHOTS = path.join(OUT, "screenshots");
 mkdirSync(SHOTS, { recursive: true });
 let failures = 0;
 const check = (ok, what) => { console.log(`${ok ? "  ok  " : "  FAIL"} ${what}`); if (!ok) failures++; };
 
-const freePort = () => new Promise((ok) => { const s = createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => ok(p)); }); });
-const port = await freePort();
 const db = path.join(OUT, "e2e.db");
 for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
-const server = spawn(BIN, ["serve", "--rules", "rules", "--www", WWW, "--db", db, "--addr", `127.0.0.1:${port}`], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
-const base = `http://127.0.0.1:${port}`;
-for (let i = 0; ; i++) {
-  try { if ((await fetch(`${base}/api/packs`)).ok) break; } catch { /* not up yet */ }
-  if (i > 100) throw new Error("shenhe serve did not start");
-  await new Promise((r) => setTimeout(r, 100));
-}
+const { server, base } = await startServe(db);
 
 const browser = await launchChromium();
 try {
@@ -29,6 +20,31 @@ try {
   page.on("pageerror", (e) => check(false, `no page error (${e})`));
   const settle = () => page.waitForTimeout(400); // attach() debounces input by 150 ms
   const report = () => page.evaluate(() => window.shenhe.report());
+
+  console.log("delivery: compressed on the wire, cached, revalidated");
+  {
+    const resources = () => page.evaluate(() => Object.fromEntries(performance.getEntriesByType("resource")
+      .map((e) => [new URL(e.name).pathname, { transfer: e.transferSize, body: e.encodedBodySize, decoded: e.decodedBodySize, status: e.responseStatus }])));
+    const wasm = `/pkg/${path.basename(wasmFile("pkg"))}`;
+    const bundle = "/gen/bundles/national-medical-team-2024.json";
+    await page.goto(`${base}/index.html`);
+    await page.waitForFunction(() => window.shenhe !== undefined);
+    const first = await resources();
+    check(first[wasm] && first[wasm].body * 3 < first[wasm].decoded,
+      `first visit: the module crosses the wire compressed (${first[wasm]?.body} of ${first[wasm]?.decoded} bytes)`);
+    check(first[bundle] && first[bundle].body * 3 < first[bundle].decoded, `first visit: the bundle is compressed (${first[bundle]?.body} of ${first[bundle]?.decoded} bytes)`);
+    await page.goto(`${base}/index.html`);
+    await page.waitForFunction(() => window.shenhe !== undefined);
+    const second = await resources();
+    check(second[wasm]?.transfer === 0, `second visit: the hashed module comes from the browser cache (${second[wasm]?.transfer} bytes transferred)`);
+    for (const route of ["/pkg/shenhe_wasm.js", bundle]) {
+      const r = second[route];
+      // Resource Timing reports a 304 revalidation as the cached response
+      // (status 200) whose transfer size is the headers alone.
+      check(r && r.transfer < 1024 && first[route].transfer > r.transfer + 1024,
+        `second visit: ${route} is revalidated with no body (${r?.transfer} bytes transferred, headers only; ${first[route]?.transfer} the first time)`);
+    }
+  }
 
   console.log("national medical team form");
   await page.goto(`${base}/index.html`);

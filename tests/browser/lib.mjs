@@ -1,8 +1,10 @@
 // Shared by the parity, budget and end-to-end harnesses: paths, the native
 // binary, a static file server for www/, and headless Debian Chromium.
+import { spawn } from "node:child_process";
 import { createServer } from "node:http";
+import { createServer as createNetServer } from "node:net";
 import { readFile, stat } from "node:fs/promises";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { chromium } from "playwright-core";
 
@@ -36,6 +38,20 @@ export async function serveStatic(extra = {}) {
   return { server, url: `http://127.0.0.1:${server.address().port}` };
 }
 
+/** Starts `shenhe serve` on a free loopback port with database `db`; resolves when it answers.
+ *  Returns { server (the child process), base (its URL) }. */
+export async function startServe(db) {
+  const port = await new Promise((ok) => { const s = createNetServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => ok(p)); }); });
+  const server = spawn(BIN, ["serve", "--rules", "rules", "--www", WWW, "--db", db, "--addr", `127.0.0.1:${port}`], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try { if ((await fetch(`${base}/api/packs`)).ok) break; } catch { /* not up yet */ }
+    if (i > 100) throw new Error("shenhe serve did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { server, base };
+}
+
 /** Headless Debian Chromium (Playwright's own browser download does not work here). */
 export function launchChromium() {
   return chromium.launch({
@@ -45,10 +61,18 @@ export function launchChromium() {
   });
 }
 
-/** Loads the wasm module in Node. */
-export async function loadWasmInNode() {
-  const mod = await import(path.join(WWW, "pkg/shenhe_wasm.js"));
-  await mod.default({ module_or_path: await readFile(path.join(WWW, "pkg/shenhe_wasm_bg.wasm")) });
+/** The module file of a build (`pkg`: the portal's, `playground/pkg`: the playground's);
+ *  its name carries its content hash (scripts/build-wasm.sh). */
+export function wasmFile(dir = "pkg") {
+  const names = readdirSync(path.join(WWW, dir)).filter((n) => /^shenhe_wasm_bg\.[0-9a-f]+\.wasm$/.test(n));
+  if (names.length !== 1) throw new Error(`expected one www/${dir}/shenhe_wasm_bg.<hash>.wasm, found ${names.length}; run scripts/build-wasm.sh`);
+  return path.join(WWW, dir, names[0]);
+}
+
+/** Loads a wasm module in Node (the portal's by default). */
+export async function loadWasmInNode(dir = "pkg") {
+  const mod = await import(path.join(WWW, dir, "shenhe_wasm.js"));
+  await mod.default({ module_or_path: await readFile(wasmFile(dir)) });
   return mod;
 }
 

@@ -1,6 +1,7 @@
 // The rule playground: edit a pack's files, paste a submission, see the
 // report live. Everything runs on the shenhe wasm module; nothing is sent.
-import init, { Validator } from "../pkg/shenhe_wasm.js";
+// The playground's own module (www/playground/pkg): the portal's plus Validator.fromFiles.
+import init, { Validator } from "./pkg/shenhe_wasm.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { packs: [], pack: null, files: {}, original: {}, current: "params.toml", validator: null };

@@ -40,7 +40,11 @@ pub(crate) enum Stop {
 }
 
 type R = Result<Dynamic, Stop>;
+#[cfg(not(target_arch = "wasm32"))]
 type Code = Box<dyn Fn(&mut Run<'_>) -> R + Send + Sync>;
+// The browser runs one thread, and Rhai is built without `sync` there.
+#[cfg(target_arch = "wasm32")]
+type Code = Box<dyn Fn(&mut Run<'_>) -> R>;
 
 /// Operations counted per node (the interpreter counts one to three).
 const OPS_PER_NODE: u64 = 4;

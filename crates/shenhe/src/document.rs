@@ -15,8 +15,6 @@
 //! size-checks; a handle inside them counts as one item, since the document
 //! itself was bounded when it was parsed.
 
-use std::sync::LazyLock;
-
 use rhai::Identifier;
 use rhai::{Array, Dynamic, Engine, EvalAltResult, FLOAT, INT, ImmutableString, Map, NativeCallContext, Position, Shared};
 use serde_json::Value;
@@ -66,13 +64,16 @@ pub struct DocArray {
     records: bool,
 }
 
-static EMPTY_MAP: LazyLock<DocMap> = LazyLock::new(|| DocMap {
-    tree: Shared::new(Tree {
-        nodes: vec![Node::Object { start: 1, len: 0 }],
-        keys: vec![Identifier::new_const()],
-    }),
-    node: 0,
-});
+thread_local! {
+    // Per thread: on wasm32 Rhai is built without `sync`, so a handle is not `Sync`.
+    static EMPTY_MAP: DocMap = DocMap {
+        tree: Shared::new(Tree {
+            nodes: vec![Node::Object { start: 1, len: 0 }],
+            keys: vec![Identifier::new_const()],
+        }),
+        node: 0,
+    };
+}
 
 impl Tree {
     /// The value of node `i` as a script sees it.
@@ -151,7 +152,7 @@ impl DocArray {
             {
                 return v.clone();
             }
-            Dynamic::from(EMPTY_MAP.clone())
+            Dynamic::from(EMPTY_MAP.with(DocMap::clone))
         } else {
             self.tree.value(node)
         }

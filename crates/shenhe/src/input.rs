@@ -6,7 +6,8 @@
 //! same JSON number `1200` on every side.
 
 use serde_json::{Map, Number, Value};
-use unicode_normalization::UnicodeNormalization;
+
+use crate::fold::fold;
 
 /// Normalises a number typed by a person (A6): NFKC (full-width digits,
 /// signs and points become ASCII), thousands separators (`,` and `，`)
@@ -16,7 +17,11 @@ use unicode_normalization::UnicodeNormalization;
 /// left out, and a required field is reported missing).
 #[must_use]
 pub fn normalize_number(text: &str) -> Option<Value> {
-    let folded: String = text.nfkc().filter(|c| *c != ',' && *c != '，').collect();
+    let Some(folded) = fold(text) else {
+        // A character that no number holds, even after NFKC.
+        return Some(Value::String(text.to_owned()));
+    };
+    let folded: String = folded.chars().filter(|c| *c != ',' && *c != '，').collect();
     let folded = folded.trim();
     if folded.is_empty() {
         return None;
@@ -30,13 +35,20 @@ pub fn normalize_number(text: &str) -> Option<Value> {
 /// is `None`, and callers keep the text so the schema reports it.
 #[must_use]
 pub fn parse_bool(text: &str) -> Option<bool> {
-    let folded: String = text.nfkc().flat_map(char::to_lowercase).collect();
-    match folded.trim() {
-        "是" | "有" | "对" | "√" | "✓" | "✔" | "true" | "yes" | "y" | "1" => Some(true),
-        "否" | "无" | "不" | "×" | "✗" | "✘" | "false" | "no" | "n" | "0" => Some(false),
-        _ => None,
+    let folded: String = fold(text)?.chars().flat_map(char::to_lowercase).collect();
+    let word = folded.trim();
+    if YES_WORDS.contains(&word) {
+        Some(true)
+    } else if NO_WORDS.contains(&word) {
+        Some(false)
+    } else {
+        None
     }
 }
+
+/// The yes and no words (their characters are part of the fold alphabet).
+pub(crate) const YES_WORDS: [&str; 10] = ["是", "有", "对", "√", "✓", "✔", "true", "yes", "y", "1"];
+pub(crate) const NO_WORDS: [&str; 10] = ["否", "无", "不", "×", "✗", "✘", "false", "no", "n", "0"];
 
 /// Parses plain decimal notation: an optional sign, digits, an optional
 /// fraction. Whole numbers become JSON integers; exponents, `NaN`, `inf`

@@ -20,6 +20,7 @@ mod error;
 mod evaluate;
 mod finding;
 pub mod fixtures;
+mod fold;
 pub mod helpers;
 pub mod input;
 pub mod pack;

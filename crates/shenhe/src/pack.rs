@@ -178,6 +178,7 @@ pub struct PackSource {
     pub hash: String,
 }
 
+#[cfg(feature = "authoring")]
 fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<T, Error> {
     toml::from_str(text).map_err(|e| Error::PackFile {
         file: file.to_owned(),
@@ -186,6 +187,7 @@ fn parse_toml<T: serde::de::DeserializeOwned>(file: &str, text: &str) -> Result<
 }
 
 /// TOML to JSON; TOML dates (`deadline = 2024-09-30`) become ISO strings.
+#[cfg(feature = "authoring")]
 fn toml_to_json(v: toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::String(s),
@@ -198,9 +200,15 @@ fn toml_to_json(v: toml::Value) -> Value {
     }
 }
 
+fn bundle_syntax(e: &serde_json::Error) -> Error {
+    Error::Bundle(format!("line {}, column {}: {e}", e.line(), e.column()))
+}
+
 impl PackSource {
     /// Builds a pack from its directory's files, given as `(path relative to
     /// the pack directory, contents)`. Fixture files under `tests/` are ignored.
+    /// Needs the `authoring` feature (TOML parsing); bundles need none.
+    #[cfg(feature = "authoring")]
     pub fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, Error> {
         let mut manifest = None;
         let mut schema = None;
@@ -281,7 +289,12 @@ impl PackSource {
 
     /// Reads a bundle and checks its hash.
     pub fn from_bundle_json(text: &str) -> Result<Self, Error> {
-        let bundle: Self = serde_json::from_str(text).map_err(|e| Error::Bundle(format!("line {}, column {}: {e}", e.line(), e.column())))?;
+        serde_json::from_str::<Self>(text).map_err(|e| bundle_syntax(&e))?.checked()
+    }
+
+    /// A parsed bundle whose format tag and hash are right.
+    fn checked(self) -> Result<Self, Error> {
+        let bundle = self;
         if bundle.format != BUNDLE_FORMAT {
             return Err(Error::Bundle(format!("unknown format {:?}, expected {BUNDLE_FORMAT:?}", bundle.format)));
         }
@@ -299,10 +312,12 @@ impl PackSource {
     /// Reads one bundle, or a JSON array of bundles (what the server serves
     /// at `/bundles/all.json`), checking each hash.
     pub fn bundles_from_json(text: &str) -> Result<Vec<Self>, Error> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| Error::Bundle(format!("line {}, column {}: {e}", e.line(), e.column())))?;
-        match value {
-            serde_json::Value::Array(items) => items.iter().map(|b| Self::from_bundle_json(&b.to_string())).collect(),
-            _ => Ok(vec![Self::from_bundle_json(text)?]),
+        // Parsed once, straight into bundles (the browser does this at start-up).
+        if text.trim_start().starts_with('[') {
+            let bundles: Vec<Self> = serde_json::from_str(text).map_err(|e| bundle_syntax(&e))?;
+            bundles.into_iter().map(Self::checked).collect()
+        } else {
+            Ok(vec![Self::from_bundle_json(text)?])
         }
     }
 

@@ -7,10 +7,24 @@ use anyhow::{Context, Result};
 use serde_json::{Map, Value, json};
 use shenhe::PackSource;
 
-use crate::load;
+use crate::{delivery, load};
 
-fn write(path: &Path, text: &str) -> Result<()> {
-    fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
+fn write(path: &Path, bytes: &[u8]) -> Result<()> {
+    fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Writes `path`, and beside it `path.br` and `path.gz` for static servers
+/// that send precompressed files (nginx `brotli_static`, `gzip_static`).
+fn write_compressed(path: &Path, text: &str) -> Result<()> {
+    write(path, text.as_bytes())?;
+    let with = |suffix: &str| {
+        let mut name = path.as_os_str().to_owned();
+        name.push(".");
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    write(&with("br"), &delivery::brotli(text.as_bytes(), 11))?;
+    write(&with("gz"), &delivery::gzip(text.as_bytes()))
 }
 
 /// Sample submissions of a pack: its fixture bases (`tests/base/*.json`).
@@ -56,8 +70,13 @@ pub fn run(rules: &Path, out: &Path) -> Result<ExitCode> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        write(&path, text)?;
+        write_compressed(&path, text)?;
     }
-    eprintln!("{} pack(s), {} files → {}", packs.len(), files.len(), out.display());
+    eprintln!(
+        "{} pack(s), {} files (each with .br and .gz beside it) → {}",
+        packs.len(),
+        files.len(),
+        out.display()
+    );
     Ok(ExitCode::SUCCESS)
 }

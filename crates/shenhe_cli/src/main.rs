@@ -4,6 +4,7 @@
 mod batchrun;
 mod check;
 mod corpus;
+mod delivery;
 mod export;
 mod html;
 mod load;

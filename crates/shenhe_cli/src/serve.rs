@@ -34,7 +34,7 @@ use shenhe::{Report, RuleSet};
 use time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339};
 use tower_http::services::ServeDir;
 
-use crate::{export, load};
+use crate::{delivery, export, load};
 
 mod batch;
 
@@ -57,7 +57,7 @@ struct App {
     registry: Option<Value>,
     batch_timeout: Duration,
     packs: String,
-    generated: HashMap<String, String>,
+    generated: HashMap<String, delivery::Asset>,
     db: Mutex<Connection>,
     timeout: Duration,
 }
@@ -122,7 +122,10 @@ pub fn run(options: Options) -> Result<ExitCode> {
     let packs = load::read_packs(&options.rules)?;
     let rules = RuleSet::compile(packs.iter().map(|p| p.source.clone()))?;
     let summaries: Vec<Value> = rules.packs().iter().map(shenhe::api::pack_summary).collect();
-    let generated = export::site_files(&packs)?.into_iter().collect();
+    let generated = export::site_files(&packs)?
+        .into_iter()
+        .map(|(path, text)| (path, delivery::Asset::new("application/json", text.into_bytes())))
+        .collect();
     let registry = options.registry.as_deref().map(load::read_registry).transpose()?;
     let app = Arc::new(App {
         mappings: crate::batchrun::mappings(&rules),
@@ -168,7 +171,10 @@ fn router(app: Arc<App>, www: &Path, max_body: usize, max_batch_body: usize) -> 
         .route("/api/submissions/{id}", get(fetch))
         .route("/api/packs", get(packs))
         .route("/gen/{*path}", get(generated))
-        .fallback_service(ServeDir::new(www))
+        // Static files as a CDN serves them: the `.br`/`.gz` written at build
+        // time when the client accepts them, `Last-Modified` and `304`s.
+        .fallback_service(ServeDir::new(www).precompressed_br().precompressed_gzip())
+        .layer(axum::middleware::from_fn(delivery::cache_headers))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(app)
 }
@@ -346,10 +352,11 @@ async fn packs(State(app): State<Arc<App>>) -> Response {
 }
 
 /// `GET /gen/…`: the bundles and playground sources, built from the packs
-/// this server loaded, so the browser's bundle hash is the server's.
-async fn generated(State(app): State<Arc<App>>, UrlPath(path): UrlPath<String>) -> Response {
+/// this server loaded, so the browser's bundle hash is the server's;
+/// compressed for clients that accept it, with an `ETag`.
+async fn generated(State(app): State<Arc<App>>, UrlPath(path): UrlPath<String>, headers: HeaderMap) -> Response {
     match app.generated.get(&path) {
-        Some(text) => json_response(StatusCode::OK, text.clone()),
+        Some(asset) => asset.respond(&headers),
         None => error(StatusCode::NOT_FOUND, "not_found", format!("no generated file {path}")),
     }
 }

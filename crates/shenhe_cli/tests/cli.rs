@@ -160,3 +160,30 @@ fn cli_check_long_ndjson_keeps_input_order_across_workers() {
         assert_eq!(r["status"] == "rejected", rejected, "report {k} is out of order");
     }
 }
+
+#[test]
+fn cli_export_writes_brotli_and_gzip_beside_each_file() {
+    let out = std::env::temp_dir().join(format!("shenhe-export-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = shenhe(&["export", "--rules", "rules", "--out", out.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let plain = std::fs::read(out.join("bundles/national-medical-team-2024.json")).unwrap();
+    let br = std::fs::read(out.join("bundles/national-medical-team-2024.json.br")).unwrap();
+    let gz = std::fs::read(out.join("bundles/national-medical-team-2024.json.gz")).unwrap();
+    let mut from_br = Vec::new();
+    brotli::BrotliDecompress(&mut &br[..], &mut from_br).unwrap();
+    let mut from_gz = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz[..]), &mut from_gz).unwrap();
+    assert!(from_br == plain && from_gz == plain, "both decode to the bundle");
+    assert!(
+        br.len() < gz.len() && gz.len() * 3 < plain.len(),
+        "{} → br {} / gz {}",
+        plain.len(),
+        br.len(),
+        gz.len()
+    );
+    for rel in ["bundles/all.json", "packs/index.json", "packs/national-medical-team-2024.json"] {
+        assert!(out.join(format!("{rel}.br")).is_file() && out.join(format!("{rel}.gz")).is_file(), "{rel}");
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -39,8 +39,9 @@ fn serve(db: &Path) -> Server {
 fn serve_with(db: &Path, extra: &[&str]) -> Server {
     let mut child = Command::new(BIN)
         .current_dir(root())
-        .args(["serve", "--rules", "rules", "--www", "www", "--addr", "127.0.0.1:0", "--db"])
+        .args(["serve", "--rules", "rules", "--addr", "127.0.0.1:0", "--db"])
         .arg(db)
+        .args(if extra.contains(&"--www") { &[][..] } else { &["--www", "www"][..] })
         .args(extra)
         .stderr(Stdio::piped())
         .spawn()
@@ -332,4 +333,105 @@ fn serve_batches_store_every_submission_the_upload_and_the_batch_report() {
     let all: Value = serde_json::from_str(&all).unwrap();
     assert_eq!(all.as_array().unwrap().len(), 3, "newest first: {all}");
     assert_eq!(all[0]["status"], "refused");
+}
+
+/// A GET with request headers: status, the response headers asked for, and the raw body.
+fn get_with(base: &str, route: &str, headers: &[(&str, &str)], want: &[&str]) -> (u16, Vec<Option<String>>, Vec<u8>) {
+    let mut request = agent().get(&format!("{base}{route}"));
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let mut r = request.call().expect("request");
+    let values = want
+        .iter()
+        .map(|h| r.headers().get(*h).and_then(|v| v.to_str().ok()).map(str::to_owned))
+        .collect();
+    let body = r.body_mut().with_config().limit(64 << 20).read_to_vec().expect("body");
+    (r.status().as_u16(), values, body)
+}
+
+#[test]
+fn serve_sends_static_files_precompressed_with_cache_validators() {
+    let www = temp_db("www").parent().unwrap().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("app.js"), "export const x = 1;\n".repeat(100)).unwrap();
+    std::fs::write(www.join("app.js.br"), b"brotli bytes").unwrap();
+    std::fs::write(www.join("app.js.gz"), b"gzip bytes").unwrap();
+    std::fs::write(www.join("shenhe_wasm_bg.0123456789ab.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let db = temp_db("static");
+    let server = serve_with(&db, &["--www", www.to_str().unwrap()]);
+    let base = &server.base;
+    let want = ["content-encoding", "cache-control", "vary", "last-modified", "content-type"];
+
+    let (status, h, body) = get_with(base, "/app.js", &[("accept-encoding", "gzip, deflate, br")], &want);
+    assert_eq!(
+        (status, body.as_slice()),
+        (200, &b"brotli bytes"[..]),
+        "the .br file for a client that accepts br"
+    );
+    assert_eq!(h[0].as_deref(), Some("br"));
+    assert_eq!(h[1].as_deref(), Some("no-cache"), "unhashed files revalidate");
+    assert_eq!(h[2].as_deref(), Some("accept-encoding"));
+    let last_modified = h[3].clone().expect("Last-Modified");
+    assert!(h[4].as_deref().is_some_and(|t| t.contains("javascript")), "{h:?}");
+
+    let (status, h, body) = get_with(base, "/app.js", &[("accept-encoding", "gzip")], &want);
+    assert_eq!((status, h[0].as_deref(), body.as_slice()), (200, Some("gzip"), &b"gzip bytes"[..]));
+    let (status, h, body) = get_with(base, "/app.js", &[], &want);
+    assert_eq!((status, h[0].as_deref(), body.len()), (200, None, 2000), "identity without Accept-Encoding");
+
+    let (status, _, body) = get_with(base, "/app.js", &[("accept-encoding", "br"), ("if-modified-since", &last_modified)], &want);
+    assert_eq!((status, body.len()), (304, 0), "an unchanged file is a 304 with no body");
+
+    let (status, h, _) = get_with(base, "/shenhe_wasm_bg.0123456789ab.wasm", &[], &want);
+    assert_eq!(status, 200);
+    assert_eq!(h[1].as_deref(), Some("public, max-age=31536000, immutable"), "hashed names are immutable");
+    assert_eq!(
+        h[4].as_deref(),
+        Some("application/wasm"),
+        "so instantiateStreaming can compile it as it arrives"
+    );
+
+    let (_, h, _) = get_with(base, "/api/packs", &[], &want);
+    assert_eq!(h[1].as_deref(), Some("no-store"), "API answers are never cached");
+    let _ = std::fs::remove_dir_all(&www);
+}
+
+#[test]
+fn serve_sends_bundles_compressed_with_an_etag() {
+    let db = temp_db("bundles");
+    let server = serve(&db);
+    let base = &server.base;
+    let route = "/gen/bundles/national-medical-team-2024.json";
+    let want = ["content-encoding", "etag", "cache-control", "vary", "content-type"];
+    let (status, h, plain) = get_with(base, route, &[], &want);
+    assert_eq!((status, h[0].as_deref()), (200, None));
+    let etag = h[1].clone().expect("ETag");
+    assert_eq!(h[2].as_deref(), Some("no-cache"));
+    assert_eq!(h[4].as_deref(), Some("application/json"));
+    let plain_text = String::from_utf8(plain.clone()).unwrap();
+    assert!(plain_text.contains("\"format\": \"shenhe-bundle/1\""));
+
+    let (status, h, br) = get_with(base, route, &[("accept-encoding", "gzip, br")], &want);
+    assert_eq!((status, h[0].as_deref(), h[1].as_deref()), (200, Some("br"), Some(etag.as_str())));
+    assert_eq!(h[3].as_deref(), Some("accept-encoding"));
+    let mut unpacked = Vec::new();
+    brotli::BrotliDecompress(&mut &br[..], &mut unpacked).unwrap();
+    assert_eq!(unpacked, plain, "the brotli body is the bundle");
+    assert!(br.len() * 3 < plain.len(), "compressed {} → {} bytes", plain.len(), br.len());
+
+    let (status, h, gz) = get_with(base, route, &[("accept-encoding", "gzip")], &want);
+    assert_eq!((status, h[0].as_deref()), (200, Some("gzip")));
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&gz[..]), &mut text).unwrap();
+    assert_eq!(text, plain_text);
+
+    let (status, h, body) = get_with(base, route, &[("accept-encoding", "br"), ("if-none-match", &etag)], &want);
+    assert_eq!(
+        (status, body.len(), h[1].as_deref()),
+        (304, 0, Some(etag.as_str())),
+        "an unchanged bundle is a 304"
+    );
+    let (status, _, _) = get_with(base, route, &[("if-none-match", "\"something-else\"")], &want);
+    assert_eq!(status, 200);
 }

@@ -76,6 +76,8 @@ impl Validator {
 
     /// Compiles one pack from its files, `{ "pack.toml": "…", "rules/x.rhai": "…" }`
     /// (the playground's editor). Compile errors carry `file`, `line`, `column`.
+    /// Only in the playground's module (feature `authoring`).
+    #[cfg(feature = "authoring")]
     #[wasm_bindgen(js_name = fromFiles)]
     pub fn from_files(files: JsValue) -> Result<Validator, JsValue> {
         let files: std::collections::BTreeMap<String, String> =
