@@ -14,8 +14,14 @@ status=0
 "$BIN" check --format text --rules rules tests/samples/*.json || status=$?
 echo "shenhe check exited with $status (0 = no error findings, 1 = error findings, 2 = unreadable input)"
 addr="${SHENHE_ADDR:-127.0.0.1:8080}"
+db="${SHENHE_DB:-shenhe.db}"
+# A demo submitter token (national, valid 30 days); the demo pages read it from ?token=.
+token="$("$BIN" token add --db "$db" --role submitter --division CN --name demo \
+  --expires "$(date -d '+30 days' +%F)" | tail -1)"
 echo
-echo "Demo portal:  http://$addr/            (national medical team form; /shanxi.html: Shanxi 2013 free-clinic week)"
+echo "Demo token:   $token   (a national submitter; \`shenhe token list --db $db\`)"
+echo "Demo portal:  http://$addr/?token=$token"
+echo "              (national medical team form; /shanxi.html?token=…: Shanxi 2013 free-clinic week)"
 echo "Playground:   http://$addr/playground/"
-echo "API:          POST http://$addr/api/validate, POST /api/submissions, GET /api/submissions/{id}, GET /api/packs"
-exec "$BIN" serve --rules rules --www www --addr "$addr" --db "${SHENHE_DB:-shenhe.db}"
+echo "API:          POST http://$addr/api/validate (open), POST /api/submissions and GET /api/submissions[/{id}] (Authorization: Bearer <token>), GET /api/packs"
+exec "$BIN" serve --rules rules --www www --addr "$addr" --db "$db"

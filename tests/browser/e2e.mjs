@@ -12,7 +12,7 @@ const check = (ok, what) => { console.log(`${ok ? "  ok  " : "  FAIL"} ${what}`)
 
 const db = path.join(OUT, "e2e.db");
 for (const f of [db, `${db}-wal`, `${db}-shm`]) rmSync(f, { force: true });
-const { server, base } = await startServe(db);
+const { server, base, token } = await startServe(db);
 
 const browser = await launchChromium();
 try {
@@ -27,13 +27,13 @@ try {
       .map((e) => [new URL(e.name).pathname, { transfer: e.transferSize, body: e.encodedBodySize, decoded: e.decodedBodySize, status: e.responseStatus }])));
     const wasm = `/pkg/${path.basename(wasmFile("pkg"))}`;
     const bundle = "/gen/bundles/national-medical-team-2024.json";
-    await page.goto(`${base}/index.html`);
+    await page.goto(`${base}/index.html?token=${token}`);
     await page.waitForFunction(() => window.shenhe !== undefined);
     const first = await resources();
     check(first[wasm] && first[wasm].body * 3 < first[wasm].decoded,
       `first visit: the module crosses the wire compressed (${first[wasm]?.body} of ${first[wasm]?.decoded} bytes)`);
     check(first[bundle] && first[bundle].body * 3 < first[bundle].decoded, `first visit: the bundle is compressed (${first[bundle]?.body} of ${first[bundle]?.decoded} bytes)`);
-    await page.goto(`${base}/index.html`);
+    await page.goto(`${base}/index.html?token=${token}`);
     await page.waitForFunction(() => window.shenhe !== undefined);
     const second = await resources();
     check(second[wasm]?.transfer === 0, `second visit: the hashed module comes from the browser cache (${second[wasm]?.transfer} bytes transferred)`);
@@ -47,7 +47,7 @@ try {
   }
 
   console.log("national medical team form");
-  await page.goto(`${base}/index.html`);
+  await page.goto(`${base}/index.html?token=${token}`);
   await page.waitForFunction(() => window.shenhe !== undefined);
   let r = await report();
   check(!r.findings.some((f) => f.rule === "SCHEMA"), "the prefilled form has no schema errors");
@@ -113,11 +113,12 @@ try {
   await page.screenshot({ path: path.join(SHOTS, "03-submitted.png"), fullPage: true });
   check(detail.response.bundle_hash_matches === true, "the server's bundle hash matches the browser's");
   check(JSON.stringify(detail.response.report) === JSON.stringify(detail.client_report), "the server's report equals the browser's");
-  const stored = await (await fetch(`${base}/api/submissions/${detail.response.id}`)).json();
+  const stored = await (await fetch(`${base}/api/submissions/${detail.response.id}`, { headers: { authorization: `Bearer ${token}` } })).json();
+  check((await fetch(`${base}/api/submissions/${detail.response.id}`)).status === 401, "the stored submission is not readable without a token");
   check(stored.status === "accepted" && JSON.stringify(stored.report) === JSON.stringify(detail.client_report), "the stored report equals the browser's");
 
   console.log("English locale");
-  await page.goto(`${base}/index.html`);
+  await page.goto(`${base}/index.html?token=${token}`);
   await page.waitForFunction(() => window.shenhe !== undefined);
   const en = await page.evaluate(async () => {
     const m = await import("/pkg/shenhe_wasm.js");
@@ -130,7 +131,7 @@ try {
   check(/warning|Accepted|error/.test(en), `English summary (${en})`);
 
   console.log("Shanxi free-clinic week form");
-  await page.goto(`${base}/shanxi.html`);
+  await page.goto(`${base}/shanxi.html?token=${token}`);
   await page.waitForFunction(() => window.shenhe !== undefined);
   r = await report();
   check(!r.findings.some((f) => f.rule === "SCHEMA"), "the prefilled Shanxi form has no schema errors");

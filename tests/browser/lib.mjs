@@ -1,6 +1,6 @@
 // Shared by the parity, budget and end-to-end harnesses: paths, the native
 // binary, a static file server for www/, and headless Debian Chromium.
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { createServer as createNetServer } from "node:net";
 import { readFile, stat } from "node:fs/promises";
@@ -39,8 +39,11 @@ export async function serveStatic(extra = {}) {
 }
 
 /** Starts `shenhe serve` on a free loopback port with database `db`; resolves when it answers.
- *  Returns { server (the child process), base (its URL) }. */
+ *  Returns { server (the child process), base (its URL), token (a national submitter's) }. */
 export async function startServe(db) {
+  const added = spawnSync(BIN, ["token", "add", "--db", db, "--role", "submitter", "--division", "CN", "--name", "browser tests"], { cwd: ROOT, encoding: "utf8" });
+  if (added.status !== 0) throw new Error(`shenhe token add failed: ${added.stderr}`);
+  const token = added.stdout.trim().split("\n").pop();
   const port = await new Promise((ok) => { const s = createNetServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => ok(p)); }); });
   const server = spawn(BIN, ["serve", "--rules", "rules", "--www", WWW, "--db", db, "--addr", `127.0.0.1:${port}`], { cwd: ROOT, stdio: ["ignore", "inherit", "inherit"] });
   const base = `http://127.0.0.1:${port}`;
@@ -49,7 +52,7 @@ export async function startServe(db) {
     if (i > 100) throw new Error("shenhe serve did not start");
     await new Promise((r) => setTimeout(r, 100));
   }
-  return { server, base };
+  return { server, base, token };
 }
 
 /** Headless Debian Chromium (Playwright's own browser download does not work here). */

@@ -4,6 +4,7 @@ wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["Content-Type"] = "application/json"
+if os.getenv("SHENHE_TOKEN") then wrk.headers["Authorization"] = "Bearer " .. os.getenv("SHENHE_TOKEN") end
 
 local errors = 0
 response = function(status, headers, body)

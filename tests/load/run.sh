@@ -11,6 +11,9 @@ command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] || SUDO=sudo; ${SUDO:-} apt-ge
 cargo build -q --release -p shenhe_cli --locked
 tmp="$(mktemp -d)"
 trap 'kill "$pid" 2>/dev/null; rm -rf "$tmp"' EXIT
+# Filing needs a token (README, Access): a national submitter.
+SHENHE_TOKEN="$("$CARGO_TARGET_DIR/release/shenhe" token add --db "$tmp/load.db" --role submitter --division CN --name load | tail -1)"
+export SHENHE_TOKEN
 "$CARGO_TARGET_DIR/release/shenhe" serve --rules rules --www www --db "$tmp/load.db" --addr 127.0.0.1:0 2> "$tmp/serve.log" &
 pid=$!
 for _ in $(seq 100); do grep -q http:// "$tmp/serve.log" 2>/dev/null && break; sleep 0.1; done

@@ -22,6 +22,19 @@ pub fn evaluate_json(rules: &RuleSet, submission_json: &str, forced_pack: Option
     Ok(evaluate(rules, &submission, forced_pack).to_json())
 }
 
+/// The division code a submission belongs to: the text (or the digits of
+/// a number) at its pack's `jurisdiction` pointer. `None` when it matched no
+/// pack, the pack names no jurisdiction, or the value is missing.
+#[must_use]
+pub fn division_of(rules: &RuleSet, report: &Report, submission: &Value) -> Option<String> {
+    let pack = rules.pack(&report.pack.as_ref()?.id)?;
+    match submission.pointer(pack.manifest().jurisdiction.as_deref()?)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 /// What a host lists about a compiled pack (`GET /api/packs`, the wasm
 /// `packs()`): id, version, form, title, policy, window, hash, rules and the
 /// rules it does not implement.

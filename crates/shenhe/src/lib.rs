@@ -14,6 +14,7 @@ pub mod batch;
 mod batch_rules;
 mod compile;
 mod compiled;
+pub mod division;
 pub mod document;
 mod engine;
 mod error;

@@ -118,6 +118,11 @@ pub struct Manifest {
     /// Derived figures rolled up over a batch (the batch summary).
     #[serde(default, skip_serializing_if = "Rollup::is_empty")]
     pub rollup: Rollup,
+    /// Where a submission's division code lies (a JSON Pointer such as
+    /// `/recipient/division_code`): the server files and shows a submission
+    /// only to credentials whose division covers it (§4.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jurisdiction: Option<String>,
 }
 
 /// Which derived figures a batch summary adds up and which it averages.

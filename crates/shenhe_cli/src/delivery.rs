@@ -13,7 +13,7 @@ use std::{
 
 use axum::{
     body::Body,
-    extract::Request,
+    extract::{Request, State},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -181,10 +181,41 @@ impl Asset {
     }
 }
 
-/// Middleware: `Cache-Control` by route (the API is never stored; hashed
-/// static files are immutable; the rest revalidate), and `Vary:
-/// Accept-Encoding` on static files, whose coding depends on the client.
-pub async fn cache_headers(request: Request, next: Next) -> Response {
+/// The browser hardening every response gets: a Content-Security-Policy
+/// that allows this origin's scripts and the wasm module and nothing from
+/// elsewhere, `nosniff`, no `Referer`, and the configured `frame-ancestors`.
+pub struct Hardening {
+    /// For the pages and files (`/`, `/pkg/`, `/gen/`, `/playground/`).
+    site: HeaderValue,
+    /// For the API, whose only HTML is the batch summary (inline styles, no scripts).
+    api: HeaderValue,
+}
+
+impl Hardening {
+    /// `frame_ancestors`: who may frame the pages (`'self'`, `'none'`, or
+    /// origins such as `https://portal.example.gov.cn`).
+    pub fn new(frame_ancestors: &str) -> anyhow::Result<Self> {
+        let fa = frame_ancestors.trim();
+        if fa.is_empty() || fa.chars().any(|c| c == ';' || c == ',' || c.is_control()) {
+            anyhow::bail!("--frame-ancestors {frame_ancestors:?}: give 'self', 'none' or space-separated origins");
+        }
+        let site = format!(
+            "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors {fa}"
+        );
+        let api = format!("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors {fa}");
+        Ok(Self {
+            site: HeaderValue::from_str(&site)?,
+            api: HeaderValue::from_str(&api)?,
+        })
+    }
+}
+
+/// Middleware: the [`Hardening`] headers; `Cache-Control` by route (the
+/// API is never stored; hashed static files are immutable; the rest
+/// revalidate); and `Vary: Accept-Encoding` on static files, whose coding
+/// depends on the client.
+pub async fn response_headers(State(hardening): State<Arc<Hardening>>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
     let api = path.starts_with("/api/");
@@ -196,6 +227,13 @@ pub async fn cache_headers(request: Request, next: Next) -> Response {
         REVALIDATE
     };
     let h = response.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        if api { hardening.api.clone() } else { hardening.site.clone() },
+    );
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    // The demo passes its token in the URL: never send URLs on.
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static(policy));
     if !api {
         h.entry(header::VARY).or_insert(HeaderValue::from_static("accept-encoding"));

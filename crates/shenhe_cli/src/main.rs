@@ -15,6 +15,7 @@ mod test_cmd;
 
 use std::{path::PathBuf, process::ExitCode};
 
+use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// shenhe (审核): validate health-programme report submissions with Rhai rule packs.
@@ -158,8 +159,14 @@ enum Command {
     /// /api/batches/{id} and /api/batches/{id}/summary (HTML); GET
     /// /api/packs; GET /gen/bundles/<pack>.json (what the browser loads); and
     /// the files of --www (the portal, /playground/).
+    ///
+    /// Every route that stores or returns stored data needs `Authorization:
+    /// Bearer <token>` (`shenhe token add`, or a JWT with --jwt-key), and
+    /// answers only inside the token's division: filing outside it is 403,
+    /// reading outside it 404. GET /api/submissions?status=&pack=&division=
+    /// is the worklist; GET /api/audit the audit log (admins).
     #[command(
-        after_help = "In production:\n          Run it behind a reverse proxy (nginx, Caddy) that terminates TLS and forwards /api/ and the static\n          files. The process keeps no state besides the database: several instances on one host (one per\n          core, each on its own --addr) can share one --db file, since SQLite runs in WAL mode with a busy\n          timeout and each acknowledged submission is committed with a full fsync. For instances on several\n          hosts, give each host its own --db and collect them, or keep the API on one database host.\n          Upgrade the rule packs by restarting with a new --rules; the bundle hash in every report and row\n          says which rules judged it.\n\n\
+        after_help = "In production:\n          Run it behind a reverse proxy (nginx, Caddy) that terminates TLS and forwards /api/ and the static\n          files. Give each office its own token (shenhe token add --db … --role submitter --division CODE\n          --expires DATE), or configure --jwt-key/--jwt-issuer/--jwt-audience for a portal's sign-in, and\n          --allow-origin/--frame-ancestors for a portal on another origin. The process keeps no state besides the database: several instances on one host (one per\n          core, each on its own --addr) can share one --db file, since SQLite runs in WAL mode with a busy\n          timeout and each acknowledged submission is committed with a full fsync. For instances on several\n          hosts, give each host its own --db and collect them, or keep the API on one database host.\n          Upgrade the rule packs by restarting with a new --rules; the bundle hash in every report and row\n          says which rules judged it.\n\n\
         Example:\n  shenhe serve --rules rules --addr 127.0.0.1:8080 --db shenhe.db"
     )]
     Serve {
@@ -190,13 +197,115 @@ enum Command {
         /// Reference list for the coverage rules of uploaded batches (see `check --registry`).
         #[arg(long, value_name = "FILE")]
         registry: Option<PathBuf>,
+        /// Also accept JWTs signed by a portal's identity provider: its public key (PEM).
+        #[arg(long, value_name = "FILE", requires_all = ["jwt_issuer", "jwt_audience"])]
+        jwt_key: Option<PathBuf>,
+        /// The JWT signature algorithm (only this one is accepted).
+        #[arg(long, value_enum, default_value = "rs256")]
+        jwt_algorithm: serve::access::JwtAlgorithm,
+        /// The `iss` a JWT must carry.
+        #[arg(long, value_name = "ISSUER")]
+        jwt_issuer: Option<String>,
+        /// The `aud` a JWT must carry.
+        #[arg(long, value_name = "AUDIENCE")]
+        jwt_audience: Option<String>,
+        /// The claim that carries the role (submitter, reviewer or admin).
+        #[arg(long, default_value = "shenhe_role", value_name = "CLAIM")]
+        jwt_role_claim: String,
+        /// The claim that carries the division code (§4.3).
+        #[arg(long, default_value = "shenhe_division", value_name = "CLAIM")]
+        jwt_division_claim: String,
+        /// Who may frame the pages (CSP frame-ancestors): 'self', 'none', or origins.
+        #[arg(long, default_value = "'self'", value_name = "SOURCES")]
+        frame_ancestors: String,
+        /// A portal origin allowed to call the API from the browser (CORS); repeat for several.
+        #[arg(long = "allow-origin", value_name = "ORIGIN")]
+        allow_origins: Vec<String>,
     },
+    /// Manage the access tokens of `shenhe serve` (stored in its database).
+    #[command(subcommand)]
+    Token(TokenCommand),
     /// List the packs, their rules and the rules they do not implement.
     Packs {
         /// Rules: a directory of packs, one pack directory, or a bundle file.
         #[arg(long, default_value = "rules", value_name = "DIR|BUNDLE")]
         rules: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once, as the last line, and only its hash is kept.
+    #[command(after_help = "Example:\n  shenhe token add --db shenhe.db --role submitter --division 141029 --name 乡宁县卫健局 --expires 2026-12-31")]
+    Add {
+        /// The server's database (created if missing).
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        /// submitter: files and reads its division's submissions; reviewer: reads them and
+        /// has the worklist; admin: reads the audit log.
+        #[arg(long, value_enum)]
+        role: serve::access::Role,
+        /// The division it covers (§4.3): CN (national), a province (14), a prefecture
+        /// (141000), a county (141029), or a 9- or 12-digit township or village code.
+        #[arg(long, value_name = "CODE")]
+        division: String,
+        /// Who holds it (shown by `token list` and in the audit log's token entries).
+        #[arg(long, default_value = "", value_name = "TEXT")]
+        name: String,
+        /// Last day it works (YYYY-MM-DD, Asia/Shanghai).
+        #[arg(long, value_name = "DATE")]
+        expires: Option<String>,
+    },
+    /// List the tokens (ids, roles, divisions; never the secrets).
+    List {
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+    },
+    /// Revoke a token by its id (`tok_…`, from `token list`); it stops working at once.
+    Revoke {
+        #[arg(long, value_name = "FILE")]
+        db: PathBuf,
+        /// The token id.
+        id: String,
+    },
+}
+
+fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
+    let now = serve::now_shanghai();
+    match command {
+        TokenCommand::Add {
+            db,
+            role,
+            division,
+            name,
+            expires,
+        } => {
+            let conn = serve::open_db(&db)?;
+            let token = serve::access::add(&conn, role, &division, &name, expires.as_deref(), &now)?;
+            #[allow(clippy::print_stdout, reason = "the token is the command's output")]
+            {
+                println!(
+                    "{} token for division {division} ({}); keep it secret, it is not shown again:",
+                    role.as_str(),
+                    shenhe::division::level_zh(&division)
+                );
+                println!("{token}");
+            }
+        }
+        TokenCommand::List { db } => {
+            let conn = serve::open_db(&db)?;
+            #[allow(clippy::print_stdout, reason = "the list is the command's output")]
+            for t in serve::access::list(&conn)? {
+                println!("{t}");
+            }
+        }
+        TokenCommand::Revoke { db, id } => {
+            let conn = serve::open_db(&db)?;
+            serve::access::revoke(&conn, &id, &now)?;
+            eprintln!("revoked {id}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn main() -> ExitCode {
@@ -240,17 +349,45 @@ fn main() -> ExitCode {
             max_batch_body,
             batch_timeout_ms,
             registry,
-        } => serve::run(serve::Options {
-            rules,
-            addr,
-            db,
-            www,
-            max_body,
-            timeout: std::time::Duration::from_millis(timeout_ms),
-            max_batch_body,
-            batch_timeout: std::time::Duration::from_millis(batch_timeout_ms),
-            registry,
-        }),
+            jwt_key,
+            jwt_algorithm,
+            jwt_issuer,
+            jwt_audience,
+            jwt_role_claim,
+            jwt_division_claim,
+            frame_ancestors,
+            allow_origins,
+        } => (|| {
+            let jwt = match jwt_key {
+                None => None,
+                Some(file) => {
+                    let pem = std::fs::read(&file).with_context(|| format!("cannot read --jwt-key {}", file.display()))?;
+                    Some(serve::access::JwtConfig::new(
+                        &pem,
+                        jwt_algorithm,
+                        jwt_issuer.as_deref().unwrap_or_default(),
+                        jwt_audience.as_deref().unwrap_or_default(),
+                        &jwt_role_claim,
+                        &jwt_division_claim,
+                    )?)
+                }
+            };
+            serve::run(serve::Options {
+                rules,
+                addr,
+                db,
+                www,
+                max_body,
+                timeout: std::time::Duration::from_millis(timeout_ms),
+                max_batch_body,
+                batch_timeout: std::time::Duration::from_millis(batch_timeout_ms),
+                registry,
+                jwt,
+                frame_ancestors,
+                allow_origins,
+            })
+        })(),
+        Command::Token(command) => token(command),
         Command::Packs { rules } => packs(&rules),
     };
     match result {

@@ -36,6 +36,7 @@ use tower_http::services::ServeDir;
 
 use crate::{delivery, export, load};
 
+pub mod access;
 mod batch;
 
 /// What `shenhe serve` was asked for.
@@ -49,6 +50,9 @@ pub struct Options {
     pub max_batch_body: usize,
     pub batch_timeout: Duration,
     pub registry: Option<PathBuf>,
+    pub jwt: Option<access::JwtConfig>,
+    pub frame_ancestors: String,
+    pub allow_origins: Vec<String>,
 }
 
 struct App {
@@ -60,6 +64,7 @@ struct App {
     generated: HashMap<String, delivery::Asset>,
     db: Mutex<Connection>,
     timeout: Duration,
+    jwt: Option<access::JwtConfig>,
 }
 
 /// A JSON error response: `{"error": code, "message": text}`.
@@ -109,12 +114,34 @@ pub fn open_db(path: &Path) -> Result<Connection> {
         .prepare("SELECT name FROM pragma_table_info('submissions')")?
         .query_map([], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
-    for (name, ty) in [("batch_id", "INTEGER"), ("source", "TEXT")] {
+    // Columns added with batch uploads and with access control (the opaque
+    // id, the submission's division and its prefix); older databases get them here.
+    for (name, ty) in [
+        ("batch_id", "INTEGER"),
+        ("source", "TEXT"),
+        ("public_id", "TEXT"),
+        ("division", "TEXT"),
+        ("division_prefix", "TEXT"),
+    ] {
         if !columns.iter().any(|c| c == name) {
             conn.execute_batch(&format!("ALTER TABLE submissions ADD COLUMN {name} {ty}"))?;
         }
     }
-    conn.execute_batch("CREATE INDEX IF NOT EXISTS submissions_batch ON submissions(batch_id)")?;
+    let columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('batches')")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    for name in ["public_id", "uploader", "division_prefix"] {
+        if !columns.iter().any(|c| c == name) {
+            conn.execute_batch(&format!("ALTER TABLE batches ADD COLUMN {name} TEXT"))?;
+        }
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS submissions_batch ON submissions(batch_id);
+         CREATE UNIQUE INDEX IF NOT EXISTS submissions_public_id ON submissions(public_id);
+         CREATE UNIQUE INDEX IF NOT EXISTS batches_public_id ON batches(public_id);",
+    )?;
+    conn.execute_batch(access::SCHEMA)?;
     Ok(conn)
 }
 
@@ -136,8 +163,15 @@ pub fn run(options: Options) -> Result<ExitCode> {
         generated,
         db: Mutex::new(open_db(&options.db)?),
         timeout: options.timeout,
+        jwt: options.jwt,
     });
-    let router = router(app, &options.www, options.max_body, options.max_batch_body);
+    let hardening = Arc::new(delivery::Hardening::new(&options.frame_ancestors)?);
+    let cors = cors(&options.allow_origins)?;
+    let mut router =
+        router(app, &options.www, options.max_body, options.max_batch_body).layer(axum::middleware::from_fn_with_state(hardening, delivery::response_headers));
+    if let Some(cors) = cors {
+        router = router.layer(cors);
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(options.addr)
@@ -158,6 +192,25 @@ pub fn run(options: Options) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// CORS for the configured portal origins only (`--allow-origin`): a portal
+/// on another origin may call the API with its clerk's token.
+fn cors(origins: &[String]) -> Result<Option<tower_http::cors::CorsLayer>> {
+    if origins.is_empty() {
+        return Ok(None);
+    }
+    let list = origins
+        .iter()
+        .map(|o| HeaderValue::from_str(o.trim_end_matches('/')).with_context(|| format!("--allow-origin {o:?} is not an origin")))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Some(
+        tower_http::cors::CorsLayer::new()
+            .allow_origin(tower_http::cors::AllowOrigin::list(list))
+            .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+            .max_age(Duration::from_secs(600)),
+    ))
+}
+
 fn router(app: Arc<App>, www: &Path, max_body: usize, max_batch_body: usize) -> Router {
     Router::new()
         .route(
@@ -167,14 +220,14 @@ fn router(app: Arc<App>, www: &Path, max_body: usize, max_batch_body: usize) -> 
         .route("/api/batches/{id}", get(batch::fetch))
         .route("/api/batches/{id}/summary", get(batch::summary))
         .route("/api/validate", post(validate))
-        .route("/api/submissions", post(submit))
+        .route("/api/submissions", post(submit).get(worklist))
+        .route("/api/audit", get(audit_log))
         .route("/api/submissions/{id}", get(fetch))
         .route("/api/packs", get(packs))
         .route("/gen/{*path}", get(generated))
         // Static files as a CDN serves them: the `.br`/`.gz` written at build
         // time when the client accepts them, `Last-Modified` and `304`s.
         .fallback_service(ServeDir::new(www).precompressed_br().precompressed_gzip())
-        .layer(axum::middleware::from_fn(delivery::cache_headers))
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(app)
 }
@@ -238,7 +291,7 @@ async fn validate(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<
 }
 
 /// The receipt time, in Asia/Shanghai (A4).
-fn now_shanghai() -> String {
+pub fn now_shanghai() -> String {
     let offset = UtcOffset::from_hms(8, 0, 0).unwrap_or(UtcOffset::UTC);
     OffsetDateTime::now_utc().to_offset(offset).format(&Rfc3339).unwrap_or_default()
 }
@@ -247,6 +300,10 @@ fn now_shanghai() -> String {
 /// (or a bare submission). Stamps, re-validates, compares the client's
 /// bundle hash with the server's, stores everything, returns id and report.
 async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let caller = match authorize(&app, &headers, "submission.file", &[access::Role::Submitter]).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     let received = match read_json(&headers, body) {
         Ok(v) => v,
         Err(r) => return r,
@@ -260,15 +317,21 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
     let mut submission = if enveloped { received["submission"].clone() } else { received.clone() };
     let received_at = now_shanghai();
     crate::batchrun::stamp(&mut submission, &received_at);
-    let result = blocking(&app, move |a| -> Result<Value, String> {
+    let result = blocking(&app, move |a| -> Result<Result<Value, Response>, String> {
         let report: Report = a.rules.evaluate(&submission, None);
+        let division = shenhe::api::division_of(&a.rules, &report, &submission);
+        let db = a.db.lock().map_err(|e| e.to_string())?;
+        if !caller.covers(division.as_deref()) {
+            access::audit(&db, &received_at, Some(&caller), "submission.file", division.as_deref(), 403, Some("outside the division"));
+            return Ok(Err(access::outside_division(&caller, division.as_deref())));
+        }
         let report_json = report.to_json();
         let (pack_id, pack_hash) = report.pack.as_ref().map_or((None, None), |p| (Some(p.id.clone()), Some(p.hash.clone())));
         let matches = client_hash.as_ref().map(|h| Some(h) == pack_hash.as_ref());
-        let db = a.db.lock().map_err(|e| e.to_string())?;
+        let id = access::new_id();
         db.execute(
-            "INSERT INTO submissions (received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO submissions (received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report, public_id, division, division_prefix)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 received_at,
                 report.status.as_str(),
@@ -277,13 +340,16 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
                 client_hash,
                 received.to_string(),
                 submission.to_string(),
-                report_json
+                report_json,
+                id,
+                division,
+                division.as_deref().and_then(shenhe::division::prefix)
             ],
         )
         .map_err(|e| e.to_string())?;
-        let id = db.last_insert_rowid();
+        access::audit(&db, &received_at, Some(&caller), "submission.file", Some(&id), 201, None);
         let report_value: Value = serde_json::from_str(&report_json).map_err(|e| e.to_string())?;
-        Ok(json!({
+        Ok(Ok(json!({
             "id": id,
             "received_at": received_at,
             "status": report.status.as_str(),
@@ -291,49 +357,186 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
             "client_bundle_hash": client_hash,
             "bundle_hash_matches": matches,
             "report": report_value,
-        }))
+        })))
     })
     .await;
     match result {
-        Ok(Ok(body)) => json_response(StatusCode::CREATED, body.to_string()),
+        Ok(Ok(Ok(body))) => json_response(StatusCode::CREATED, body.to_string()),
+        Ok(Ok(Err(refused))) => refused,
         Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e),
         Err(r) => r,
     }
 }
 
 /// `GET /api/submissions/{id}`: what was received, what was judged, and the report.
-async fn fetch(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Response {
-    let Ok(id) = id.parse::<i64>() else {
-        return error(StatusCode::BAD_REQUEST, "bad_id", format!("{id:?} is not a submission id"));
+async fn fetch(State(app): State<Arc<App>>, headers: HeaderMap, UrlPath(id): UrlPath<String>) -> Response {
+    let caller = match authorize(&app, &headers, "submission.read", access::READERS).await {
+        Ok(c) => c,
+        Err(r) => return r,
     };
+    let shown = id.clone();
     let row = blocking(&app, move |a| -> Result<Option<Value>, String> {
         let db = a.db.lock().map_err(|e| e.to_string())?;
-        db.query_row(
-            "SELECT received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report, batch_id, source
-             FROM submissions WHERE id = ?1",
-            [id],
-            |r| {
-                let parse = |s: String| serde_json::from_str::<Value>(&s).unwrap_or(Value::String(s));
-                Ok(json!({
-                    "id": id,
-                    "received_at": r.get::<_, String>(0)?,
-                    "status": r.get::<_, String>(1)?,
-                    "pack_id": r.get::<_, Option<String>>(2)?,
-                    "pack_hash": r.get::<_, Option<String>>(3)?,
-                    "client_bundle_hash": r.get::<_, Option<String>>(4)?,
-                    "received": parse(r.get(5)?),
-                    "submission": parse(r.get(6)?),
-                    "report": parse(r.get(7)?),
-                    "batch_id": r.get::<_, Option<i64>>(8)?,
-                    "source": r.get::<_, Option<String>>(9)?,
-                }))
-            },
-        )
-        .optional()
-        .map_err(|e| e.to_string())
+        let row = db
+            .query_row(
+                "SELECT received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report,
+                        (SELECT public_id FROM batches WHERE batches.id = submissions.batch_id), source, division
+                 FROM submissions WHERE public_id = ?1",
+                [&id],
+                |r| {
+                    let parse = |s: String| serde_json::from_str::<Value>(&s).unwrap_or(Value::String(s));
+                    Ok((
+                        r.get::<_, Option<String>>(10)?,
+                        json!({
+                        "id": id,
+                        "received_at": r.get::<_, String>(0)?,
+                        "status": r.get::<_, String>(1)?,
+                        "pack_id": r.get::<_, Option<String>>(2)?,
+                        "pack_hash": r.get::<_, Option<String>>(3)?,
+                        "client_bundle_hash": r.get::<_, Option<String>>(4)?,
+                        "received": parse(r.get(5)?),
+                        "submission": parse(r.get(6)?),
+                        "report": parse(r.get(7)?),
+                        "batch_id": r.get::<_, Option<String>>(8)?,
+                        "source": r.get::<_, Option<String>>(9)?,
+                            }),
+                    ))
+                },
+            )
+            .optional()
+            .map_err(|e| e.to_string())?;
+        // Outside the caller's division reads as missing: its existence does not leak.
+        let visible = row.filter(|(division, _)| caller.covers(division.as_deref())).map(|(_, v)| v);
+        Ok(access::audited_lookup(&db, &caller, "submission.read", &id, visible))
     })
     .await;
-    found(row, &format!("no submission {id}"))
+    found(row, &format!("no submission {shown}"))
+}
+
+#[derive(serde::Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    pack: Option<String>,
+    /// A division inside the caller's (the caller's own when absent).
+    division: Option<String>,
+    /// 1-based page of 50, newest first.
+    page: Option<u32>,
+}
+
+const PAGE: u32 = 50;
+
+/// `GET /api/submissions?status=needs_explanation&pack=…&division=…&page=N`:
+/// the worklist, newest first, 50 a page, only inside the caller's division.
+async fn worklist(State(app): State<Arc<App>>, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<ListQuery>) -> Response {
+    let caller = match authorize(&app, &headers, "submission.list", access::READERS).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let division = q.division.clone().unwrap_or_else(|| caller.division.clone());
+    if !shenhe::division::covers(&caller.division, &division) {
+        return error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("没有区划{division}的数据。 No data for division {division}."),
+        );
+    }
+    let Some(prefix) = shenhe::division::prefix(&division).map(str::to_owned) else {
+        return error(StatusCode::BAD_REQUEST, "bad_division", format!("{division:?} is not a division code"));
+    };
+    let page = q.page.unwrap_or(1).max(1);
+    let rows = blocking(&app, move |a| -> Result<Option<Value>, String> {
+        let db = a.db.lock().map_err(|e| e.to_string())?;
+        let mut stmt = db
+            .prepare(
+                "SELECT public_id, received_at, status, pack_id, division, batch_id IS NOT NULL FROM submissions
+                 WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR pack_id = ?2)
+                   AND (?3 = '' OR division_prefix LIKE ?3 || '%')
+                 ORDER BY id DESC LIMIT ?4 OFFSET ?5",
+            )
+            .map_err(|e| e.to_string())?;
+        let items = stmt
+            .query_map(params![q.status, q.pack, prefix, PAGE + 1, (page - 1) * PAGE], |r| {
+                Ok(json!({
+                    "id": r.get::<_, Option<String>>(0)?,
+                    "received_at": r.get::<_, String>(1)?,
+                    "status": r.get::<_, String>(2)?,
+                    "pack_id": r.get::<_, Option<String>>(3)?,
+                    "division": r.get::<_, Option<String>>(4)?,
+                    "from_batch": r.get::<_, bool>(5)?,
+                }))
+            })
+            .map_err(|e| e.to_string())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        let more = items.len() > PAGE as usize;
+        let items: Vec<Value> = items.into_iter().take(PAGE as usize).collect();
+        access::audit(
+            &db,
+            &now_shanghai(),
+            Some(&caller),
+            "submission.list",
+            Some(&division),
+            200,
+            Some(&format!("page {page}, {} rows", items.len())),
+        );
+        Ok(Some(
+            json!({ "division": division, "page": page, "next_page": more.then_some(page + 1), "submissions": items }),
+        ))
+    })
+    .await;
+    found(rows, "no submissions")
+}
+
+/// `GET /api/audit?page=N`: the audit log, newest first, 200 a page (admins only).
+async fn audit_log(State(app): State<Arc<App>>, headers: HeaderMap, axum::extract::Query(q): axum::extract::Query<ListQuery>) -> Response {
+    let caller = match authorize(&app, &headers, "audit.read", &[access::Role::Admin]).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let page = q.page.unwrap_or(1).max(1);
+    let rows = blocking(&app, move |a| -> Result<Option<Value>, String> {
+        let db = a.db.lock().map_err(|e| e.to_string())?;
+        access::audit(&db, &now_shanghai(), Some(&caller), "audit.read", None, 200, None);
+        let mut stmt = db
+            .prepare("SELECT seq, at, who, role, division, action, target, status, detail FROM audit ORDER BY seq DESC LIMIT 200 OFFSET ?1")
+            .map_err(|e| e.to_string())?;
+        let items = stmt
+            .query_map([(page - 1) * 200], |r| {
+                Ok(json!({
+                    "seq": r.get::<_, i64>(0)?,
+                    "at": r.get::<_, String>(1)?,
+                    "who": r.get::<_, Option<String>>(2)?,
+                    "role": r.get::<_, Option<String>>(3)?,
+                    "division": r.get::<_, Option<String>>(4)?,
+                    "action": r.get::<_, String>(5)?,
+                    "target": r.get::<_, Option<String>>(6)?,
+                    "status": r.get::<_, i64>(7)?,
+                    "detail": r.get::<_, Option<String>>(8)?,
+                }))
+            })
+            .map_err(|e| e.to_string())?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| e.to_string())?;
+        Ok(Some(Value::Array(items)))
+    })
+    .await;
+    found(rows, "no audit entries")
+}
+
+/// Authenticates a request and checks its role; refusals are audited.
+async fn authorize(app: &Arc<App>, headers: &HeaderMap, action: &'static str, roles: &'static [access::Role]) -> Result<access::Caller, Response> {
+    let headers = headers.clone();
+    blocking(app, move |a| {
+        let db = a.db.lock().map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e.to_string()))?;
+        let now = now_shanghai();
+        let caller = access::authenticate(&db, a.jwt.as_ref(), &headers, &now, action)?;
+        if !roles.contains(&caller.role) {
+            access::audit(&db, &now, Some(&caller), action, None, 403, Some("wrong role"));
+            return Err(access::wrong_role(&caller, roles));
+        }
+        Ok(caller)
+    })
+    .await?
 }
 
 /// The answer to a lookup by id: the row as JSON, 404, or the store's failure.

@@ -5,9 +5,11 @@
 #![allow(clippy::disallowed_methods, reason = "tests run the binary and read files")]
 
 use std::{
+    collections::HashMap,
     io::{BufRead, BufReader},
     path::{Path, PathBuf},
     process::{Child, Command, Stdio},
+    sync::{LazyLock, Mutex},
     time::Duration,
 };
 
@@ -36,7 +38,29 @@ fn serve(db: &Path) -> Server {
     serve_with(db, &["--max-body", "65536"])
 }
 
+/// The bearer token each test server was started with, by base URL.
+static TOKENS: LazyLock<Mutex<HashMap<String, String>>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+fn token_for(base: &str) -> String {
+    TOKENS.lock().unwrap().get(base).cloned().unwrap_or_default()
+}
+
+/// `shenhe token add` on `db`: the token (the last line it prints).
+fn add_token(db: &Path, role: &str, division: &str, extra: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(["token", "add", "--db"])
+        .arg(db)
+        .args(["--role", role, "--division", division, "--name", "tests"])
+        .args(extra)
+        .output()
+        .expect("shenhe token add");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned()
+}
+
 fn serve_with(db: &Path, extra: &[&str]) -> Server {
+    // A national submitter: the tests of the API as it was before access control.
+    let token = add_token(db, "submitter", "CN", &[]);
     let mut child = Command::new(BIN)
         .current_dir(root())
         .args(["serve", "--rules", "rules", "--addr", "127.0.0.1:0", "--db"])
@@ -54,6 +78,7 @@ fn serve_with(db: &Path, extra: &[&str]) -> Server {
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .trim_end_matches('/')
         .to_owned();
+    TOKENS.lock().unwrap().insert(base.clone(), token);
     Server { child, base }
 }
 
@@ -68,6 +93,7 @@ fn agent() -> ureq::Agent {
 fn post(base: &str, route: &str, content_type: &str, body: &str) -> (u16, String) {
     let mut r = agent()
         .post(&format!("{base}{route}"))
+        .header("authorization", format!("Bearer {}", token_for(base)))
         .header("content-type", content_type)
         .send(body)
         .expect("request");
@@ -75,7 +101,11 @@ fn post(base: &str, route: &str, content_type: &str, body: &str) -> (u16, String
 }
 
 fn get(base: &str, route: &str) -> (u16, String) {
-    let mut r = agent().get(&format!("{base}{route}")).call().expect("request");
+    let mut r = agent()
+        .get(&format!("{base}{route}"))
+        .header("authorization", format!("Bearer {}", token_for(base)))
+        .call()
+        .expect("request");
     (r.status().as_u16(), r.body_mut().with_config().limit(64 << 20).read_to_string().expect("body"))
 }
 
@@ -131,7 +161,9 @@ fn serve_stores_every_submission_with_its_report_and_the_hash_check() {
         answer["report"]["findings"].as_array().unwrap().iter().filter(|f| f["rule"] == "NT-01").count(),
         1
     );
-    let (status, stored) = get(&s.base, &format!("/api/submissions/{}", answer["id"]));
+    let id = answer["id"].as_str().unwrap();
+    assert!(id.len() == 36 && id.matches('-').count() == 4, "an opaque id (UUIDv7), not a row number: {id}");
+    let (status, stored) = get(&s.base, &format!("/api/submissions/{id}"));
     assert_eq!(status, 200);
     let stored: Value = serde_json::from_str(&stored).unwrap();
     assert_eq!(stored["status"], "rejected");
@@ -197,7 +229,7 @@ fn serve_bad_requests_get_a_4xx_with_a_json_error() {
     let (status, answer) = post(&s.base, "/api/validate", "application/json", r#"{"form": ]"#);
     assert_eq!((status, serde_json::from_str::<Value>(&answer).unwrap()["column"].clone()), (400, json!(10)));
     assert_eq!(get(&s.base, "/api/submissions/999").0, 404);
-    assert_eq!(get(&s.base, "/api/submissions/abc").0, 400);
+    assert_eq!(get(&s.base, "/api/submissions/abc").0, 404, "ids are opaque: any unknown one is missing");
     // Invalid UTF-8.
     let r = agent()
         .post(&format!("{}/api/validate", s.base))
@@ -211,6 +243,7 @@ fn serve_kill_9_loses_no_acknowledged_submission() {
     let db = temp_db("kill");
     let mut s = serve(&db);
     let base = s.base.clone();
+    let token = token_for(&base);
     let body = json!({ "submission": serde_json::from_str::<Value>(&plan()).unwrap() }).to_string();
     // A writer acknowledges as fast as it can while the server is killed under it.
     let writer = std::thread::spawn(move || {
@@ -218,6 +251,7 @@ fn serve_kill_9_loses_no_acknowledged_submission() {
         for _ in 0..10_000 {
             let Ok(mut r) = agent()
                 .post(&format!("{base}/api/submissions"))
+                .header("authorization", format!("Bearer {token}"))
                 .header("content-type", "application/json")
                 .send(&body)
             else {
@@ -227,7 +261,7 @@ fn serve_kill_9_loses_no_acknowledged_submission() {
                 break;
             }
             let Ok(text) = r.body_mut().read_to_string() else { break };
-            acked.push(serde_json::from_str::<Value>(&text).unwrap()["id"].as_i64().unwrap());
+            acked.push(serde_json::from_str::<Value>(&text).unwrap()["id"].as_str().unwrap().to_owned());
         }
         acked
     });
@@ -259,6 +293,7 @@ fn serve_per_request_time_limit_answers_503_with_a_json_error() {
 fn post_bytes(base: &str, route: &str, content_type: &str, body: &[u8]) -> (u16, Value) {
     let mut r = agent()
         .post(&format!("{base}{route}"))
+        .header("authorization", format!("Bearer {}", token_for(base)))
         .header("content-type", content_type)
         .send(body)
         .expect("request");
@@ -282,8 +317,9 @@ fn serve_batches_store_every_submission_the_upload_and_the_batch_report() {
         .iter()
         .find(|f| f["rule"] == "NT-15" && f["severity"] == "error");
     assert_eq!(nt15.expect("NT-15 in the batch report")["source"], "teams.ndjson:2");
-    let (first, last) = (body["first_id"].as_i64().unwrap(), body["last_id"].as_i64().unwrap());
-    assert_eq!(last - first, 2, "the unreadable line is stored too");
+    let ids: Vec<&str> = body["ids"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 3, "the unreadable line is stored too");
+    let (first, last) = (ids[0], ids[2]);
     let (_, stored) = get(&server.base, &format!("/api/submissions/{first}"));
     let stored: Value = serde_json::from_str(&stored).unwrap();
     assert_eq!(
@@ -300,12 +336,12 @@ fn serve_batches_store_every_submission_the_upload_and_the_batch_report() {
     let (status, body) = post_bytes(&server.base, "/api/batches?name=qz-monthly.xlsx", mime, &xlsx);
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["submissions"], 36, "3 recipients × 12 months");
-    let id = body["batch_id"].as_i64().unwrap();
+    let id = body["batch_id"].as_str().unwrap().to_owned();
     let (_, meta) = get(&server.base, &format!("/api/batches/{id}"));
     let meta: Value = serde_json::from_str(&meta).unwrap();
     assert_eq!(meta["stored_submissions"], 36);
     assert_eq!(meta["received_bytes"], xlsx.len());
-    let (_, one_row) = get(&server.base, &format!("/api/submissions/{}", body["first_id"]));
+    let (_, one_row) = get(&server.base, &format!("/api/submissions/{}", body["ids"][0].as_str().unwrap()));
     assert!(one_row.contains("qz-monthly.xlsx 月报!2:3"), "{one_row}");
     let (status, page) = get(&server.base, &format!("/api/batches/{id}/summary"));
     assert_eq!(status, 200);
@@ -315,7 +351,7 @@ fn serve_batches_store_every_submission_the_upload_and_the_batch_report() {
     let (status, body) = post_bytes(&server.base, "/api/batches?name=broken.xlsx", mime, broken);
     assert_eq!(status, 422, "{body}");
     assert!(body["message"].as_str().unwrap().contains("broken.xlsx"));
-    let (_, meta) = get(&server.base, &format!("/api/batches/{}", body["batch_id"]));
+    let (_, meta) = get(&server.base, &format!("/api/batches/{}", body["batch_id"].as_str().unwrap()));
     let meta: Value = serde_json::from_str(&meta).unwrap();
     assert_eq!(meta["status"], "refused", "a refused upload is kept as received");
     assert_eq!(meta["received_bytes"], broken.len());
@@ -434,4 +470,298 @@ fn serve_sends_bundles_compressed_with_an_etag() {
     );
     let (status, _, _) = get_with(base, route, &[("if-none-match", "\"something-else\"")], &want);
     assert_eq!(status, 200);
+}
+
+/// A request with a given bearer token (or none): status and JSON body.
+fn call(method: &str, base: &str, route: &str, token: Option<&str>, body: Option<&str>) -> (u16, Value) {
+    let url = format!("{base}{route}");
+    let auth = token.map(|t| format!("Bearer {t}"));
+    let mut r = match (method, body) {
+        ("POST", Some(b)) => {
+            let mut req = agent().post(&url).header("content-type", "application/json");
+            if let Some(a) = &auth {
+                req = req.header("authorization", a);
+            }
+            req.send(b).expect("request")
+        }
+        _ => {
+            let mut req = agent().get(&url);
+            if let Some(a) = &auth {
+                req = req.header("authorization", a);
+            }
+            req.call().expect("request")
+        }
+    };
+    let text = r.body_mut().with_config().limit(64 << 20).read_to_string().expect("body");
+    (r.status().as_u16(), serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+#[test]
+fn serve_access_tokens_divisions_roles_and_the_audit_log() {
+    let db = temp_db("access");
+    // The NT plan is Yunnan's (recipient_province 53): a Yunnan submitter and
+    // reviewer, a Shanxi submitter (14), an expired and a revoked token, an admin.
+    let yunnan = add_token(&db, "submitter", "530000", &[]);
+    let yunnan_reviewer = add_token(&db, "reviewer", "53", &[]);
+    let shanxi = add_token(&db, "submitter", "14", &[]);
+    let shanxi_reviewer = add_token(&db, "reviewer", "140000", &[]);
+    let expired = add_token(&db, "submitter", "CN", &["--expires", "2020-01-01"]);
+    let revoked = add_token(&db, "submitter", "CN", &[]);
+    let admin = add_token(&db, "admin", "CN", &[]);
+    let listed = Command::new(BIN).args(["token", "list", "--db"]).arg(&db).output().unwrap();
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(!listed.contains(&yunnan[yunnan.len() - 20..]), "token list shows no secrets");
+    let revoked_id = format!("tok_{}", revoked.split('_').nth(1).unwrap());
+    assert!(listed.contains(&revoked_id));
+    let out = Command::new(BIN).args(["token", "revoke", "--db"]).arg(&db).arg(&revoked_id).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bad_division = Command::new(BIN)
+        .args(["token", "add", "--db"])
+        .arg(&db)
+        .args(["--role", "submitter", "--division", "某县"])
+        .output()
+        .unwrap();
+    assert_eq!(bad_division.status.code(), Some(2), "a division that is no code is refused");
+    assert!(String::from_utf8_lossy(&bad_division.stderr).contains("not a division code"));
+
+    let s = serve(&db);
+    let b = &s.base;
+    let plan = plan();
+    let made_up = format!("shk_{}_{}", &yunnan[4..16], "0".repeat(48));
+
+    // 401 for no token, a made-up one, an expired one and a revoked one, on every stored-data route.
+    for token in [None, Some(made_up.as_str()), Some(expired.as_str()), Some(revoked.as_str()), Some("Basic abc")] {
+        assert_eq!(call("POST", b, "/api/submissions", token, Some(&plan)).0, 401, "{token:?}");
+        for route in [
+            "/api/submissions/x",
+            "/api/submissions",
+            "/api/batches",
+            "/api/batches/x",
+            "/api/batches/x/summary",
+            "/api/audit",
+        ] {
+            assert_eq!(call("GET", b, route, token, None).0, 401, "{route} {token:?}");
+        }
+    }
+    assert_eq!(
+        call("POST", b, "/api/validate", None, Some(&plan)).0,
+        200,
+        "validate stays open: it stores nothing"
+    );
+
+    // Filing outside one's division is 403, says why in both languages, and stores nothing.
+    let (status, refused) = call("POST", b, "/api/submissions", Some(&shanxi), Some(&plan));
+    assert_eq!(status, 403, "{refused}");
+    let message = refused["message"].as_str().unwrap();
+    assert!(message.contains("不在您的辖区") && message.contains("outside your division"), "{message}");
+    // A reviewer cannot file.
+    assert_eq!(call("POST", b, "/api/submissions", Some(&yunnan_reviewer), Some(&plan)).0, 403);
+
+    let (status, filed) = call("POST", b, "/api/submissions", Some(&yunnan), Some(&plan));
+    assert_eq!(status, 201, "{filed}");
+    let id = filed["id"].as_str().unwrap().to_owned();
+    let route = format!("/api/submissions/{id}");
+    assert_eq!(call("GET", b, &route, Some(&yunnan), None).0, 200);
+    assert_eq!(call("GET", b, &route, Some(&yunnan_reviewer), None).0, 200);
+    assert_eq!(call("GET", b, &route, Some(&admin), None).0, 200, "a national credential reads everything");
+    // Another province cannot tell that it exists.
+    let (status, hidden) = call("GET", b, &route, Some(&shanxi_reviewer), None);
+    assert_eq!(status, 404, "{hidden}");
+    assert_eq!(
+        call("GET", b, "/api/submissions/no-such-id", Some(&shanxi_reviewer), None).0,
+        404,
+        "the same answer as a missing id"
+    );
+
+    // The worklist: scoped, filtered, paginated.
+    let (status, mine) = call("GET", b, "/api/submissions?pack=national-medical-team-2024", Some(&yunnan_reviewer), None);
+    assert_eq!(status, 200, "{mine}");
+    assert_eq!(mine["submissions"].as_array().unwrap().len(), 1, "{mine}");
+    assert_eq!(mine["submissions"][0]["id"], id.as_str());
+    let (_, theirs) = call("GET", b, "/api/submissions", Some(&shanxi_reviewer), None);
+    assert_eq!(theirs["submissions"].as_array().unwrap().len(), 0, "nothing of Yunnan's for Shanxi: {theirs}");
+    assert_eq!(
+        call("GET", b, "/api/submissions?division=53", Some(&shanxi_reviewer), None).0,
+        404,
+        "no listing of another province"
+    );
+    let (_, filtered) = call("GET", b, "/api/submissions?status=accepted", Some(&admin), None);
+    assert!(filtered["submissions"].as_array().unwrap().iter().all(|r| r["status"] == "accepted"));
+
+    // A batch from Shanxi's submitter: the Yunnan line is refused and listed, not stored.
+    let ndjson = format!("{}\n", plan.replace('\n', ""));
+    let mut r = agent()
+        .post(&format!("{b}/api/batches?name=mixed.ndjson"))
+        .header("authorization", format!("Bearer {shanxi}"))
+        .header("content-type", "application/x-ndjson")
+        .send(ndjson.as_bytes())
+        .unwrap();
+    let batch: Value = serde_json::from_str(&r.body_mut().read_to_string().unwrap()).unwrap();
+    assert_eq!(r.status().as_u16(), 201, "{batch}");
+    assert_eq!(batch["ids"].as_array().unwrap().len(), 0, "{batch}");
+    assert_eq!(batch["outside_division"][0]["division"], "53", "{batch}");
+    let batch_id = batch["batch_id"].as_str().unwrap();
+    assert_eq!(call("GET", b, &format!("/api/batches/{batch_id}"), Some(&shanxi_reviewer), None).0, 200);
+    assert_eq!(call("GET", b, &format!("/api/batches/{batch_id}"), Some(&yunnan_reviewer), None).0, 404);
+    assert_eq!(call("GET", b, &format!("/api/batches/{batch_id}/summary"), Some(&yunnan_reviewer), None).0, 404);
+    let (_, yunnan_batches) = call("GET", b, "/api/batches", Some(&yunnan_reviewer), None);
+    assert_eq!(yunnan_batches.as_array().unwrap().len(), 0, "{yunnan_batches}");
+
+    // The audit log: admins only, and it holds each of the above.
+    assert_eq!(call("GET", b, "/api/audit", Some(&yunnan_reviewer), None).0, 403);
+    let (status, log) = call("GET", b, "/api/audit", Some(&admin), None);
+    assert_eq!(status, 200);
+    let log = log.as_array().unwrap();
+    let has = |action: &str, status: i64, detail: &str| {
+        log.iter()
+            .any(|e| e["action"] == action && e["status"] == status && e["detail"].as_str().unwrap_or("").contains(detail))
+    };
+    assert!(has("submission.file", 401, "no credential"), "no token");
+    assert!(has("submission.file", 401, "unknown token"), "made-up token");
+    assert!(has("submission.file", 401, "expired"), "expired token");
+    assert!(has("submission.file", 401, "revoked"), "revoked token");
+    assert!(has("submission.file", 403, "outside"), "filing outside the division");
+    assert!(has("submission.file", 403, "wrong role"), "a reviewer filing");
+    assert!(has("submission.file", 201, ""), "the filing");
+    assert!(has("submission.read", 404, "") && has("submission.read", 200, ""), "reads, refused ones too");
+    assert!(has("batch.file", 201, "1 outside"), "the batch and what it refused");
+    assert!(has("token.add", 200, "") && has("token.revoke", 200, ""), "token changes");
+}
+
+fn base64url(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0_u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    out
+}
+
+#[test]
+fn serve_jwts_from_a_portal_identity_provider() {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+    let keys = root().join("crates/shenhe_cli/tests/keys");
+    let db = temp_db("jwt");
+    let public = keys.join("es256-public.pem");
+    let s = serve_with(
+        &db,
+        &[
+            "--jwt-key",
+            public.to_str().unwrap(),
+            "--jwt-algorithm",
+            "es256",
+            "--jwt-issuer",
+            "https://idp.example.gov.cn",
+            "--jwt-audience",
+            "shenhe",
+        ],
+    );
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let claims = |iss: &str, aud: &str, exp: u64, division: &str| json!({ "sub": "clerk-17", "iss": iss, "aud": aud, "exp": exp, "shenhe_role": "submitter", "shenhe_division": division });
+    let sign = |key: &str, c: &Value| {
+        let pem = std::fs::read(keys.join(key)).unwrap();
+        encode(&Header::new(Algorithm::ES256), c, &EncodingKey::from_ec_pem(&pem).unwrap()).unwrap()
+    };
+    let good = claims("https://idp.example.gov.cn", "shenhe", now + 600, "53");
+    let plan = plan();
+    let (status, filed) = call("POST", &s.base, "/api/submissions", Some(&sign("es256-private.pem", &good)), Some(&plan));
+    assert_eq!(status, 201, "a JWT for Yunnan files Yunnan's plan: {filed}");
+    let other_province = claims("https://idp.example.gov.cn", "shenhe", now + 600, "14");
+    assert_eq!(
+        call(
+            "POST",
+            &s.base,
+            "/api/submissions",
+            Some(&sign("es256-private.pem", &other_province)),
+            Some(&plan)
+        )
+        .0,
+        403
+    );
+
+    let unsigned = format!("{}.{}.", base64url(br#"{"alg":"none","typ":"JWT"}"#), base64url(good.to_string().as_bytes()));
+    let hmac_with_the_public_key = encode(
+        &Header::new(Algorithm::HS256),
+        &good,
+        &EncodingKey::from_secret(&std::fs::read(&public).unwrap()),
+    )
+    .unwrap();
+    let refused = [
+        ("a bad signature", sign("other-private.pem", &good)),
+        ("alg: none", unsigned),
+        ("HS256 keyed with the public key", hmac_with_the_public_key),
+        (
+            "a wrong issuer",
+            sign("es256-private.pem", &claims("https://evil.example", "shenhe", now + 600, "53")),
+        ),
+        (
+            "a wrong audience",
+            sign("es256-private.pem", &claims("https://idp.example.gov.cn", "other-app", now + 600, "53")),
+        ),
+        (
+            "an expired JWT",
+            sign("es256-private.pem", &claims("https://idp.example.gov.cn", "shenhe", now - 3600, "53")),
+        ),
+    ];
+    for (what, token) in &refused {
+        let (status, body) = call("POST", &s.base, "/api/submissions", Some(token), Some(&plan));
+        assert_eq!(status, 401, "{what}: {body}");
+    }
+    let admin = add_token(&db, "admin", "CN", &[]);
+    let (_, log) = call("GET", &s.base, "/api/audit", Some(&admin), None);
+    let refusals = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["status"] == 401 && e["detail"].as_str().unwrap_or("").contains("JWT"))
+        .count();
+    assert_eq!(refusals, refused.len(), "each refused JWT is in the audit log");
+    assert!(log.as_array().unwrap().iter().any(|e| e["who"] == "jwt:clerk-17" && e["status"] == 201));
+}
+
+#[test]
+fn serve_hardens_responses_and_allows_configured_origins_only() {
+    let db = temp_db("headers");
+    let s = serve_with(
+        &db,
+        &[
+            "--allow-origin",
+            "https://portal.example.gov.cn",
+            "--frame-ancestors",
+            "https://portal.example.gov.cn",
+        ],
+    );
+    let want = [
+        "content-security-policy",
+        "x-content-type-options",
+        "referrer-policy",
+        "access-control-allow-origin",
+    ];
+    let (_, h, _) = get_with(&s.base, "/index.html", &[], &want);
+    let csp = h[0].clone().expect("a CSP on the pages");
+    assert!(csp.contains("script-src 'self' 'wasm-unsafe-eval'") && !csp.contains("unsafe-inline"), "{csp}");
+    assert!(csp.contains("frame-ancestors https://portal.example.gov.cn"), "{csp}");
+    assert_eq!((h[1].as_deref(), h[2].as_deref()), (Some("nosniff"), Some("no-referrer")));
+    let (_, h, _) = get_with(&s.base, "/api/packs", &[("origin", "https://portal.example.gov.cn")], &want);
+    assert!(h[0].as_deref().is_some_and(|c| c.starts_with("default-src 'none'")), "{h:?}");
+    assert_eq!(h[3].as_deref(), Some("https://portal.example.gov.cn"), "the configured portal may call the API");
+    let (_, h, _) = get_with(&s.base, "/api/packs", &[("origin", "https://elsewhere.example")], &want);
+    assert_eq!(h[3], None, "no other origin is allowed");
+    let preflight = agent()
+        .options(&format!("{}/api/submissions", s.base))
+        .header("origin", "https://portal.example.gov.cn")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization, content-type")
+        .call()
+        .unwrap();
+    let allowed = preflight
+        .headers()
+        .get("access-control-allow-headers")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    assert!(allowed.contains("authorization"), "the preflight allows the bearer token: {allowed:?}");
 }

@@ -42,6 +42,8 @@ const FIELDS: &str = "input, select, textarea";
 struct Options {
     locale_en: bool,
     endpoint: Option<String>,
+    /// The clerk's credential for `endpoint` (`Authorization: Bearer …`).
+    token: Option<String>,
     debounce_ms: i32,
     require_explanations: bool,
     stamp_time: bool,
@@ -53,6 +55,7 @@ impl Options {
         Self {
             locale_en: get("locale").and_then(|v| v.as_string()).is_some_and(|l| l.starts_with("en")),
             endpoint: get("endpoint").and_then(|v| v.as_string()),
+            token: get("token").and_then(|v| v.as_string()).filter(|t| !t.is_empty()),
             debounce_ms: get("debounceMs").and_then(|v| v.as_f64()).map_or(150, |v| v.clamp(0.0, 10_000.0) as i32),
             require_explanations: get("requireExplanations").and_then(|v| v.as_bool()).unwrap_or(true),
             stamp_time: get("stampTime").and_then(|v| v.as_bool()).unwrap_or(true),
@@ -111,7 +114,7 @@ impl Binding {
 }
 
 /// Binds `form` to `validator`. Options: `locale` (`"zh-CN"` default, or
-/// `"en"`), `endpoint` (URL the submission is posted to), `debounceMs` (150),
+/// `"en"`), `endpoint` (URL the submission is posted to), `token` (the clerk's credential, sent as `Authorization: Bearer`), `debounceMs` (150),
 /// `requireExplanations` (true: submit waits for an explanation of every
 /// warning), `stampTime` (true: fill `submission.submitted_at` with the
 /// browser's time for the preview; the server overwrites it, A4).
@@ -685,7 +688,7 @@ fn on_submit(state: &Rc<State>, event: Event) {
     };
     let state = Rc::clone(state);
     spawn_local(async move {
-        let result = post(&state.window, &endpoint, &body.to_string()).await;
+        let result = post(&state.window, &endpoint, state.options.token.as_deref(), &body.to_string()).await;
         let detail = match result {
             Ok(response) => json!({ "ok": true, "response": response, "client_report": report }),
             Err(message) => json!({ "ok": false, "error": message, "client_report": report }),
@@ -695,12 +698,18 @@ fn on_submit(state: &Rc<State>, event: Event) {
     });
 }
 
-async fn post(window: &Window, url: &str, body: &str) -> Result<Value, String> {
+async fn post(window: &Window, url: &str, token: Option<&str>, body: &str) -> Result<Value, String> {
     let init = RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str(body));
     let request = Request::new_with_str_and_init(url, &init).map_err(|e| format!("{e:?}"))?;
     request.headers().set("content-type", "application/json").map_err(|e| format!("{e:?}"))?;
+    if let Some(token) = token {
+        request
+            .headers()
+            .set("authorization", &format!("Bearer {token}"))
+            .map_err(|e| format!("{e:?}"))?;
+    }
     let response: Response = wasm_bindgen_futures::JsFuture::from(window.fetch_with_request(&request))
         .await
         .map_err(|e| format!("network error: {e:?}"))?

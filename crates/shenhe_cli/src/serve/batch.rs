@@ -16,7 +16,11 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 use shenhe::batch::Batch;
 
-use super::{App, blocking, blocking_for, error, found, json_response, now_shanghai};
+use super::{
+    App,
+    access::{self, Caller, READERS, Role},
+    authorize, blocking, blocking_for, error, found, json_response, now_shanghai,
+};
 use crate::{
     batchrun::{Consumer, Judged, Runner},
     html,
@@ -56,18 +60,28 @@ struct Row {
     received: String,
     submission: String,
     report: String,
+    division: Option<String>,
 }
 
-/// Collects rows and folds the batch.
+/// Collects rows and folds the batch. Submissions outside the uploader's
+/// division are left out of both and listed in `outside`.
 struct Collector<'a> {
     rows: Vec<Row>,
     batch: Batch<'a>,
     notes: Vec<String>,
+    rules: &'a shenhe::RuleSet,
+    uploader: &'a Caller,
+    outside: Vec<Value>,
 }
 
 impl Consumer for Collector<'_> {
     fn judged(&mut self, j: Judged) -> std::io::Result<()> {
         let source = j.cells.as_ref().map_or_else(|| j.source.clone(), |c| format!("{} {}", j.source, c.rows_ref()));
+        let division = j.stamped.as_ref().and_then(|s| shenhe::api::division_of(self.rules, &j.report, s));
+        if !self.uploader.covers(division.as_deref()) {
+            self.outside.push(json!({ "source": source, "division": division }));
+            return Ok(());
+        }
         let received = j.received.into_text();
         self.rows.push(Row {
             source,
@@ -78,6 +92,7 @@ impl Consumer for Collector<'_> {
             submission: j.stamped.as_ref().map_or_else(|| received.clone(), Value::to_string),
             received,
             report: j.report.to_json(),
+            division,
         });
         self.batch.add(j.source, &j.report, j.record, j.cells);
         Ok(())
@@ -93,6 +108,7 @@ impl Consumer for Collector<'_> {
             received: received.to_owned(),
             submission: "null".to_owned(),
             report: json!({ "error": "unreadable", "message": message }).to_string(),
+            division: None,
         });
     }
 
@@ -111,6 +127,10 @@ pub struct UploadQuery {
 /// application/x-ndjson`, `text/csv` or the `.xlsx` type (or
 /// `application/octet-stream` and a name with that extension).
 pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, headers: HeaderMap, body: Result<Bytes, BytesRejection>) -> Response {
+    let caller = match authorize(&app, &headers, "batch.file", &[Role::Submitter]).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     let body = match body {
         Ok(b) => b,
         Err(r) => return error(r.status(), "body_rejected", r.body_text()),
@@ -140,6 +160,9 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
             rows: Vec::new(),
             batch: Batch::new(&a.rules, a.registry.clone()),
             notes: Vec::new(),
+            rules: &a.rules,
+            uploader: &caller,
+            outside: Vec::new(),
         };
         // A4: every submission is stamped with the receipt time before it is judged.
         let mut runner = Runner::new(&a.rules, None, Some(received_at.clone()), collector);
@@ -157,7 +180,7 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
                 )
                 .map_err(|e| format!("{e:#}")),
         };
-        let Collector { rows, batch, notes } = runner.consumer;
+        let Collector { rows, batch, notes, outside, .. } = runner.consumer;
         let report = batch.finish();
         let (status, refused) = match &outcome {
             Ok(()) => ("judged", None),
@@ -167,22 +190,36 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
         let report_json = refused.is_none().then(|| report.to_json());
         let mut db = a.db.lock().map_err(|e| e.to_string())?;
         let tx = db.transaction().map_err(|e| e.to_string())?;
+        let public_batch_id = access::new_id();
         tx.execute(
-            "INSERT INTO batches (received_at, name, content_type, received, status, error, report, summary_html)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![received_at, name, content_type, &body[..], status, refused, report_json, summary],
+            "INSERT INTO batches (received_at, name, content_type, received, status, error, report, summary_html, public_id, uploader, division_prefix)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                received_at,
+                name,
+                content_type,
+                &body[..],
+                status,
+                refused,
+                report_json,
+                summary,
+                public_batch_id,
+                caller.who,
+                shenhe::division::prefix(&caller.division)
+            ],
         )
         .map_err(|e| e.to_string())?;
         let batch_id = tx.last_insert_rowid();
-        let (mut first, mut last) = (None, None);
+        let mut ids = Vec::new();
         if refused.is_none() {
             let mut insert = tx
                 .prepare(
-                    "INSERT INTO submissions (received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report, batch_id, source)
-                     VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8, ?9)",
+                    "INSERT INTO submissions (received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report, batch_id, source, public_id, division, division_prefix)
+                     VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(|e| e.to_string())?;
             for r in &rows {
+                let id = access::new_id();
                 insert
                     .execute(params![
                         received_at,
@@ -193,30 +230,34 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
                         r.submission,
                         r.report,
                         batch_id,
-                        r.source
+                        r.source,
+                        id,
+                        r.division,
+                        r.division.as_deref().and_then(shenhe::division::prefix).unwrap_or(shenhe::division::prefix(&caller.division).unwrap_or_default())
                     ])
                     .map_err(|e| e.to_string())?;
-                let id = tx.last_insert_rowid();
-                first.get_or_insert(id);
-                last = Some(id);
+                ids.push(id);
             }
         }
+        let http = if refused.is_some() { 422 } else { 201 };
+        let detail = format!("{} stored, {} outside the division", ids.len(), outside.len());
+        access::audit(&tx, &received_at, Some(&caller), "batch.file", Some(&public_batch_id), http, Some(&detail));
         tx.commit().map_err(|e| e.to_string())?;
         Ok(match refused {
             Some(message) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
-                json!({ "error": "unreadable_upload", "message": message, "batch_id": batch_id, "received_at": received_at }),
+                json!({ "error": "unreadable_upload", "message": message, "batch_id": public_batch_id, "received_at": received_at }),
             ),
             None => (
                 StatusCode::CREATED,
                 json!({
-                    "batch_id": batch_id,
+                    "batch_id": public_batch_id,
                     "received_at": received_at,
                     "submissions": report.submissions,
                     "unreadable": report.unreadable,
                     "status": report.status,
-                    "first_id": first,
-                    "last_id": last,
+                    "ids": ids,
+                    "outside_division": outside,
                     "notes": notes,
                     "report": serde_json::from_str::<Value>(&report_json.unwrap_or_default()).unwrap_or(Value::Null),
                 }),
@@ -240,20 +281,25 @@ pub struct ListQuery {
 /// `GET /api/batches[?name=FILE]`: the 100 latest uploads, newest first
 /// (id, time, name, status, size, submissions stored), so a client whose
 /// upload timed out can find it before sending it again.
-pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Response {
+pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Query<ListQuery>) -> Response {
+    let caller = match authorize(&app, &headers, "batch.list", READERS).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
     let rows = blocking(&app, move |a| -> Result<Value, String> {
         let db = a.db.lock().map_err(|e| e.to_string())?;
         let mut stmt = db
             .prepare(
-                "SELECT id, received_at, name, status, length(received),
+                "SELECT public_id, received_at, name, status, length(received),
                         (SELECT count(*) FROM submissions s WHERE s.batch_id = b.id)
-                 FROM batches b WHERE ?1 IS NULL OR name = ?1 ORDER BY id DESC LIMIT 100",
+                 FROM batches b WHERE (?1 IS NULL OR name = ?1) AND (?2 = '' OR division_prefix LIKE ?2 || '%')
+                 ORDER BY id DESC LIMIT 100",
             )
             .map_err(|e| e.to_string())?;
         let rows = stmt
-            .query_map([q.name], |r| {
+            .query_map(params![q.name, scope(&caller)], |r| {
                 Ok(json!({
-                    "batch_id": r.get::<_, i64>(0)?,
+                    "batch_id": r.get::<_, Option<String>>(0)?,
                     "received_at": r.get::<_, String>(1)?,
                     "name": r.get::<_, String>(2)?,
                     "status": r.get::<_, String>(3)?,
@@ -264,65 +310,85 @@ pub async fn list(State(app): State<Arc<App>>, Query(q): Query<ListQuery>) -> Re
             .map_err(|e| e.to_string())?
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| e.to_string())?;
+        access::audit(
+            &db,
+            &now_shanghai(),
+            Some(&caller),
+            "batch.list",
+            None,
+            200,
+            Some(&format!("{} batches", rows.len())),
+        );
         Ok(Value::Array(rows))
     })
     .await;
     found(rows.map(|r| r.map(Some)), "no batches")
 }
 
-fn parse_id(id: &str) -> Result<i64, Response> {
-    id.parse::<i64>()
-        .map_err(|_| error(StatusCode::BAD_REQUEST, "bad_id", format!("{id:?} is not a batch id")))
+/// The division prefix a caller sees (`""`: everything).
+fn scope(caller: &Caller) -> String {
+    shenhe::division::prefix(&caller.division).unwrap_or("-").to_owned()
 }
 
 /// `GET /api/batches/{id}`: the batch report, with what was received.
-pub async fn fetch(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(i) => i,
+pub async fn fetch(State(app): State<Arc<App>>, headers: HeaderMap, UrlPath(id): UrlPath<String>) -> Response {
+    let caller = match authorize(&app, &headers, "batch.read", READERS).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
+    let shown = id.clone();
     let row = blocking(&app, move |a| -> Result<Option<Value>, String> {
         let db = a.db.lock().map_err(|e| e.to_string())?;
-        db.query_row(
-            "SELECT received_at, name, content_type, length(received), status, error, report,
-                    (SELECT count(*) FROM submissions WHERE batch_id = ?1)
-             FROM batches WHERE id = ?1",
-            [id],
-            |r| {
-                let report: Option<String> = r.get(6)?;
-                Ok(json!({
-                    "batch_id": id,
-                    "received_at": r.get::<_, String>(0)?,
-                    "name": r.get::<_, String>(1)?,
-                    "content_type": r.get::<_, String>(2)?,
-                    "received_bytes": r.get::<_, i64>(3)?,
-                    "status": r.get::<_, String>(4)?,
-                    "error": r.get::<_, Option<String>>(5)?,
-                    "stored_submissions": r.get::<_, i64>(7)?,
-                    "report": report.and_then(|t| serde_json::from_str::<Value>(&t).ok()),
-                }))
-            },
-        )
-        .optional()
-        .map_err(|e| e.to_string())
+        let row = db
+            .query_row(
+                "SELECT received_at, name, content_type, length(received), status, error, report,
+                    (SELECT count(*) FROM submissions s WHERE s.batch_id = b.id)
+             FROM batches b WHERE public_id = ?1 AND (?2 = '' OR division_prefix LIKE ?2 || '%')",
+                params![id, scope(&caller)],
+                |r| {
+                    let report: Option<String> = r.get(6)?;
+                    Ok(json!({
+                        "batch_id": id,
+                        "received_at": r.get::<_, String>(0)?,
+                        "name": r.get::<_, String>(1)?,
+                        "content_type": r.get::<_, String>(2)?,
+                        "received_bytes": r.get::<_, i64>(3)?,
+                        "status": r.get::<_, String>(4)?,
+                        "error": r.get::<_, Option<String>>(5)?,
+                        "stored_submissions": r.get::<_, i64>(7)?,
+                        "report": report.and_then(|t| serde_json::from_str::<Value>(&t).ok()),
+                    }))
+                },
+            )
+            .optional()
+            .map_err(|e| e.to_string())?;
+        Ok(access::audited_lookup(&db, &caller, "batch.read", &id, row))
     })
     .await;
-    found(row, &format!("no batch {id}"))
+    found(row, &format!("no batch {shown}"))
 }
 
 /// `GET /api/batches/{id}/summary`: the HTML summary made when it was judged.
-pub async fn summary(State(app): State<Arc<App>>, UrlPath(id): UrlPath<String>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(i) => i,
+pub async fn summary(State(app): State<Arc<App>>, headers: HeaderMap, UrlPath(id): UrlPath<String>) -> Response {
+    let caller = match authorize(&app, &headers, "batch.summary", READERS).await {
+        Ok(c) => c,
         Err(r) => return r,
     };
+    let shown = id.clone();
     let row = blocking(&app, move |a| -> Result<Option<Option<String>>, String> {
         let db = a.db.lock().map_err(|e| e.to_string())?;
-        db.query_row("SELECT summary_html FROM batches WHERE id = ?1", [id], |r| r.get(0))
+        let row = db
+            .query_row(
+                "SELECT summary_html FROM batches WHERE public_id = ?1 AND (?2 = '' OR division_prefix LIKE ?2 || '%')",
+                params![id, scope(&caller)],
+                |r| r.get(0),
+            )
             .optional()
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        Ok(access::audited_lookup(&db, &caller, "batch.summary", &id, row))
     })
     .await;
+    let id = shown;
     match row {
         Ok(Ok(Some(Some(page)))) => ([(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], page).into_response(),
         Ok(Ok(Some(None))) => error(StatusCode::NOT_FOUND, "not_found", format!("batch {id} was refused; it has no summary")),
