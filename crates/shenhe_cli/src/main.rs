@@ -166,8 +166,15 @@ enum Command {
     /// reading outside it 404. GET /api/submissions?status=&pack=&division=
     /// is the worklist; GET /api/audit the audit log (admins).
     #[command(
-        after_help = "In production:\n          Run it behind a reverse proxy (nginx, Caddy) that terminates TLS and forwards /api/ and the static\n          files. Give each office its own token (shenhe token add --db … --role submitter --division CODE\n          --expires DATE), or configure --jwt-key/--jwt-issuer/--jwt-audience for a portal's sign-in, and\n          --allow-origin/--frame-ancestors for a portal on another origin. The process keeps no state besides the database: several instances on one host (one per\n          core, each on its own --addr) can share one --db file, since SQLite runs in WAL mode with a busy\n          timeout and each acknowledged submission is committed with a full fsync. For instances on several\n          hosts, give each host its own --db and collect them, or keep the API on one database host.\n          Upgrade the rule packs by restarting with a new --rules; the bundle hash in every report and row\n          says which rules judged it.\n\n\
-        Example:\n  shenhe serve --rules rules --addr 127.0.0.1:8080 --db shenhe.db"
+        after_help = "In production: run it behind a reverse proxy (nginx, Caddy) that terminates TLS and forwards /api/ and the static files. \
+Give each office its own token (shenhe token add --db … --role submitter --division CODE --expires DATE), or configure \
+--jwt-key/--jwt-issuer/--jwt-audience for a portal's sign-in, and --allow-origin/--frame-ancestors for a portal on another origin.\n\n\
+The process keeps no state besides the database: several instances on one host can share one --db file, since SQLite runs in WAL \
+mode with a busy timeout and synchronous=FULL (GET /readyz shows both), and a submission is acknowledged after its commit. \
+Watch GET /healthz, /readyz and /metrics (Prometheus) and the request log (--log-format json); send Idempotency-Key on filings \
+that may be retried; SIGTERM finishes the requests in flight. Upgrade the rule packs by restarting with a new --rules; the pack \
+hash in every report and row says which rules judged it.\n\n\
+Example:\n  shenhe serve --rules rules --addr 127.0.0.1:8080 --db shenhe.db"
     )]
     Serve {
         /// Rules: a directory of packs, one pack directory, or a bundle file.
@@ -221,6 +228,9 @@ enum Command {
         /// A portal origin allowed to call the API from the browser (CORS); repeat for several.
         #[arg(long = "allow-origin", value_name = "ORIGIN")]
         allow_origins: Vec<String>,
+        /// Request logs on stdout: one line per request (route, status, time; no personal data).
+        #[arg(long, value_enum, default_value = "text")]
+        log_format: serve::ops::LogFormat,
     },
     /// Manage the access tokens of `shenhe serve` (stored in its database).
     #[command(subcommand)]
@@ -357,6 +367,7 @@ fn main() -> ExitCode {
             jwt_division_claim,
             frame_ancestors,
             allow_origins,
+            log_format,
         } => (|| {
             let jwt = match jwt_key {
                 None => None,
@@ -385,6 +396,7 @@ fn main() -> ExitCode {
                 jwt,
                 frame_ancestors,
                 allow_origins,
+                log_format,
             })
         })(),
         Command::Token(command) => token(command),

@@ -38,6 +38,8 @@ use crate::{delivery, export, load};
 
 pub mod access;
 mod batch;
+mod idempotent;
+pub mod ops;
 
 /// What `shenhe serve` was asked for.
 pub struct Options {
@@ -53,9 +55,10 @@ pub struct Options {
     pub jwt: Option<access::JwtConfig>,
     pub frame_ancestors: String,
     pub allow_origins: Vec<String>,
+    pub log_format: ops::LogFormat,
 }
 
-struct App {
+pub struct App {
     rules: RuleSet,
     mappings: Vec<(String, shenhe::sheet::Mapping)>,
     registry: Option<Value>,
@@ -77,7 +80,7 @@ fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
 }
 
-/// Opens the store: SQLite in WAL mode with full fsync, so an acknowledged
+/// Opens the store: SQLite in WAL mode with `synchronous=FULL`, so an acknowledged
 /// submission survives a kill -9 of the process.
 pub fn open_db(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path).with_context(|| format!("cannot open database {}", path.display()))?;
@@ -142,10 +145,13 @@ pub fn open_db(path: &Path) -> Result<Connection> {
          CREATE UNIQUE INDEX IF NOT EXISTS batches_public_id ON batches(public_id);",
     )?;
     conn.execute_batch(access::SCHEMA)?;
+    conn.execute_batch(idempotent::SCHEMA)?;
     Ok(conn)
 }
 
 pub fn run(options: Options) -> Result<ExitCode> {
+    ops::init_logging(options.log_format);
+    let metrics = ops::init_metrics()?;
     let packs = load::read_packs(&options.rules)?;
     let rules = RuleSet::compile(packs.iter().map(|p| p.source.clone()))?;
     let summaries: Vec<Value> = rules.packs().iter().map(shenhe::api::pack_summary).collect();
@@ -167,8 +173,26 @@ pub fn run(options: Options) -> Result<ExitCode> {
     });
     let hardening = Arc::new(delivery::Hardening::new(&options.frame_ancestors)?);
     let cors = cors(&options.allow_origins)?;
-    let mut router =
-        router(app, &options.www, options.max_body, options.max_batch_body).layer(axum::middleware::from_fn_with_state(hardening, delivery::response_headers));
+    let (journal_mode, synchronous) = {
+        let db = app.db.lock().map_err(|e| anyhow::anyhow!("{e}"))?;
+        ops::durability(&db)?
+    };
+    tracing::info!(
+        packs = app.rules.packs().len(),
+        database = %options.db.display(),
+        journal_mode,
+        synchronous,
+        "shenhe serve: packs loaded; a submission is acknowledged after its commit"
+    );
+    let operations = Router::new()
+        .route("/healthz", get(ops::healthz))
+        .route("/readyz", get(ops::readyz))
+        .with_state(Arc::clone(&app))
+        .merge(Router::new().route("/metrics", get(ops::metrics)).with_state(metrics));
+    let mut router = router(app, &options.www, options.max_body, options.max_batch_body)
+        .merge(operations)
+        .layer(axum::middleware::from_fn(ops::observe))
+        .layer(axum::middleware::from_fn_with_state(hardening, delivery::response_headers));
     if let Some(cors) = cors {
         router = router.layer(cors);
     }
@@ -182,14 +206,35 @@ pub fn run(options: Options) -> Result<ExitCode> {
             listener.local_addr()?,
             options.db.display()
         );
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
+        tracing::info!("shenhe serve: stopped; every request it accepted was answered");
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on Ctrl-C or SIGTERM: the server then stops accepting, finishes
+/// the requests in flight, and exits.
+async fn shutdown_signal() {
+    let terminate = async {
+        #[cfg(unix)]
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!("cannot listen for SIGTERM ({e}); Ctrl-C still stops the server");
+                std::future::pending::<()>().await;
+            }
+        }
+        #[cfg(not(unix))]
+        std::future::pending::<()>().await;
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
+    tracing::info!("shenhe serve: shutting down, finishing the requests in flight");
 }
 
 /// CORS for the configured portal origins only (`--allow-origin`): a portal
@@ -308,6 +353,10 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
         Ok(v) => v,
         Err(r) => return r,
     };
+    let key = match idempotent::key(&headers, received.to_string().as_bytes()) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
     let enveloped = received.get("submission").is_some_and(Value::is_object) && received.get("form").is_none();
     let client_hash = if enveloped {
         received.get("bundle_hash").and_then(Value::as_str).map(str::to_owned)
@@ -317,10 +366,15 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
     let mut submission = if enveloped { received["submission"].clone() } else { received.clone() };
     let received_at = now_shanghai();
     crate::batchrun::stamp(&mut submission, &received_at);
-    let result = blocking(&app, move |a| -> Result<Result<Value, Response>, String> {
+    let result = blocking(&app, move |a| -> Result<Result<String, Response>, String> {
+        let mut db = a.db.lock().map_err(|e| e.to_string())?;
+        if let Some(k) = &key
+            && let Some(first) = idempotent::prior(&db, &caller.who, "submissions", k).map_err(|e| e.to_string())?
+        {
+            return Ok(Err(first));
+        }
         let report: Report = a.rules.evaluate(&submission, None);
         let division = shenhe::api::division_of(&a.rules, &report, &submission);
-        let db = a.db.lock().map_err(|e| e.to_string())?;
         if !caller.covers(division.as_deref()) {
             access::audit(&db, &received_at, Some(&caller), "submission.file", division.as_deref(), 403, Some("outside the division"));
             return Ok(Err(access::outside_division(&caller, division.as_deref())));
@@ -329,7 +383,9 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
         let (pack_id, pack_hash) = report.pack.as_ref().map_or((None, None), |p| (Some(p.id.clone()), Some(p.hash.clone())));
         let matches = client_hash.as_ref().map(|h| Some(h) == pack_hash.as_ref());
         let id = access::new_id();
-        db.execute(
+        ops::evaluated(pack_id.as_deref(), report.status.as_str());
+        let tx = db.transaction().map_err(|e| e.to_string())?;
+        tx.execute(
             "INSERT INTO submissions (received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report, public_id, division, division_prefix)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
@@ -347,9 +403,9 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
             ],
         )
         .map_err(|e| e.to_string())?;
-        access::audit(&db, &received_at, Some(&caller), "submission.file", Some(&id), 201, None);
+        access::audit(&tx, &received_at, Some(&caller), "submission.file", Some(&id), 201, None);
         let report_value: Value = serde_json::from_str(&report_json).map_err(|e| e.to_string())?;
-        Ok(Ok(json!({
+        let answer = json!({
             "id": id,
             "received_at": received_at,
             "status": report.status.as_str(),
@@ -357,11 +413,17 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
             "client_bundle_hash": client_hash,
             "bundle_hash_matches": matches,
             "report": report_value,
-        })))
+        })
+        .to_string();
+        if let Some(k) = &key {
+            idempotent::record(&tx, &caller.who, "submissions", k, StatusCode::CREATED, &answer, &received_at).map_err(|e| e.to_string())?;
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(Ok(answer))
     })
     .await;
     match result {
-        Ok(Ok(Ok(body))) => json_response(StatusCode::CREATED, body.to_string()),
+        Ok(Ok(Ok(body))) => json_response(StatusCode::CREATED, body),
         Ok(Ok(Err(refused))) => refused,
         Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e),
         Err(r) => r,

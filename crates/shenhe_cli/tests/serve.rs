@@ -765,3 +765,158 @@ fn serve_hardens_responses_and_allows_configured_origins_only() {
         .to_owned();
     assert!(allowed.contains("authorization"), "the preflight allows the bearer token: {allowed:?}");
 }
+
+#[test]
+fn serve_health_readiness_durability_and_metrics() {
+    let db = temp_db("ops");
+    let s = serve(&db);
+    let (status, health) = call("GET", &s.base, "/healthz", None, None);
+    assert_eq!((status, health["status"].as_str()), (200, Some("up")));
+    let (status, ready) = call("GET", &s.base, "/readyz", None, None);
+    assert_eq!(status, 200, "{ready}");
+    assert_eq!(ready["packs"], 5);
+    // The settings that make an acknowledged commit durable, read from the live connection.
+    assert_eq!(ready["database"]["journal_mode"], "wal", "{ready}");
+    assert_eq!(ready["database"]["synchronous"], "full", "{ready}");
+
+    let token = token_for(&s.base);
+    assert_eq!(call("POST", &s.base, "/api/submissions", Some(&token), Some(&plan())).0, 201);
+    assert_eq!(call("GET", &s.base, "/api/submissions/no-such-id", Some(&token), None).0, 404);
+    let mut r = agent().get(&format!("{}/metrics", s.base)).call().unwrap();
+    let text = r.body_mut().read_to_string().unwrap();
+    let has = |needle: &str| text.lines().any(|l| !l.starts_with('#') && l.contains(needle));
+    assert!(
+        has("shenhe_http_requests_total{") && has("route=\"/api/submissions\"") && has("status=\"201\""),
+        "{text}"
+    );
+    assert!(has("route=\"/api/submissions/{id}\""), "the route template, not the id: {text}");
+    assert!(!text.contains("no-such-id"), "no ids in labels");
+    assert!(has("shenhe_http_request_duration_seconds_bucket{"), "latency histograms: {text}");
+    assert!(
+        has("shenhe_evaluations_total{") && has("pack=\"national-medical-team-2024\""),
+        "evaluations by pack: {text}"
+    );
+}
+
+#[test]
+fn serve_idempotency_keys_return_the_first_answer_and_store_nothing_new() {
+    let db = temp_db("idempotent");
+    let s = serve(&db);
+    let token = token_for(&s.base);
+    let send = |key: &str, body: &str| {
+        let mut r = agent()
+            .post(&format!("{}/api/submissions", s.base))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/json")
+            .header("idempotency-key", key)
+            .send(body)
+            .unwrap();
+        let replay = r.headers().get("idempotent-replay").is_some();
+        (r.status().as_u16(), replay, r.body_mut().read_to_string().unwrap())
+    };
+    let plan = plan();
+    let (status, replay, first) = send("k-1", &plan);
+    assert_eq!((status, replay), (201, false), "{first}");
+    let (status, replay, again) = send("k-1", &plan);
+    assert_eq!((status, replay), (201, true));
+    assert_eq!(again, first, "the same answer, byte for byte (the same id)");
+    let (status, _, conflict) = send("k-1", &plan.replace("张一", "张壹"));
+    assert_eq!(status, 409, "{conflict}");
+    assert_eq!(send("", &plan).0, 400, "an empty key is refused");
+    let (_, listed) = call("GET", &s.base, "/api/submissions", Some(&token), None);
+    assert_eq!(listed["submissions"].as_array().unwrap().len(), 1, "one row for three attempts: {listed}");
+
+    // Batches too, and a key is the caller's own: another token may use the same one.
+    let batch = |token: &str| {
+        let mut r = agent()
+            .post(&format!("{}/api/batches?name=one.ndjson", s.base))
+            .header("authorization", format!("Bearer {token}"))
+            .header("content-type", "application/x-ndjson")
+            .header("idempotency-key", "b-1")
+            .send(format!("{}\n", plan.replace('\n', "")))
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    let (status, b1) = batch(&token);
+    assert_eq!(status, 201, "{b1}");
+    assert_eq!(batch(&token).1, b1);
+    let other = add_token(&db, "submitter", "CN", &[]);
+    let (status, b2) = batch(&other);
+    assert_eq!(status, 201);
+    assert_ne!(b2, b1, "another caller's key is another key");
+    let (_, listed) = call("GET", &s.base, "/api/submissions", Some(&token), None);
+    assert_eq!(listed["submissions"].as_array().unwrap().len(), 3, "{listed}");
+}
+
+#[test]
+fn serve_logs_requests_without_personal_data_and_stops_gracefully_on_sigterm() {
+    let db = temp_db("logs");
+    let token = add_token(&db, "submitter", "CN", &[]);
+    let mut child = Command::new(BIN)
+        .current_dir(root())
+        .args([
+            "serve",
+            "--rules",
+            "rules",
+            "--www",
+            "www",
+            "--addr",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+            "--db",
+        ])
+        .arg(&db)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stderr.take().unwrap()).read_line(&mut banner).unwrap();
+    let base = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    // A batch large enough to be in flight when SIGTERM arrives.
+    let line = plan().replace('\n', "");
+    let big: String = std::iter::repeat_n(format!("{line}\n"), 3000).collect();
+    let (b, t) = (base.clone(), token.clone());
+    let upload = std::thread::spawn(move || {
+        let mut r = agent()
+            .post(&format!("{b}/api/batches?name=big.ndjson"))
+            .header("authorization", format!("Bearer {t}"))
+            .header("content-type", "application/x-ndjson")
+            .send(big)
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap(), std::time::Instant::now())
+    });
+    assert_eq!(call("POST", &base, "/api/submissions", Some(&token), Some(&plan())).0, 201);
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let signalled = std::time::Instant::now();
+    assert!(killed.success());
+    let (status, body, answered) = upload.join().unwrap();
+    assert!(answered > signalled, "the upload was still in flight when SIGTERM came");
+    assert_eq!(status, 201, "the request in flight is finished: {body}");
+    let exit = child.wait().unwrap();
+    assert!(exit.success(), "a graceful stop: {exit:?}");
+    let mut logs = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().unwrap(), &mut logs).unwrap();
+    let events: Vec<Value> = logs.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["route"] == "/api/submissions" && e["status"] == 201 && e["method"] == "POST"),
+        "{logs}"
+    );
+    assert!(
+        events.iter().any(|e| e["synchronous"] == "full"),
+        "the start-up line names the durability settings"
+    );
+    assert!(events.iter().any(|e| e["message"].as_str().is_some_and(|m| m.contains("stopped"))), "{logs}");
+    for secret in ["张一", "shk_", &token[token.len() - 16..], "某委属医院"] {
+        assert!(!logs.contains(secret), "no personal data or credentials in the logs ({secret})");
+    }
+}

@@ -125,13 +125,22 @@ fn sheets_csv_in_gbk_reads_like_utf8_and_registry_drives_coverage() {
     let a = shenhe(&["check", utf8.to_str().unwrap()]);
     let b = shenhe(&["check", gbk.to_str().unwrap()]);
     assert_eq!(a.status.code(), Some(0), "{}", err(&a));
-    let strip = |o: &Output| lines(o).into_iter().map(|mut v| v.as_object_mut().unwrap().remove("source")).count();
-    assert_eq!(strip(&a), 6);
-    let (ra, rb) = (lines(&a), lines(&b));
-    for (x, y) in ra.iter().zip(&rb) {
-        assert_eq!(x["findings"], y["findings"]);
-        assert_eq!(x["derived"], y["derived"]);
-    }
+    assert_eq!(b.status.code(), Some(0), "the GBK file reads: {}", err(&b));
+    // The same reports but for the file name they cite: every row, every
+    // finding and figure, and the recipients' Chinese names decoded.
+    let without_source = |o: &Output| {
+        lines(o)
+            .into_iter()
+            .map(|mut v| {
+                v.as_object_mut().unwrap().remove("source");
+                v.to_string().replace("monthly-gbk.csv", "monthly-utf8.csv")
+            })
+            .collect::<Vec<_>>()
+    };
+    let (ra, rb) = (without_source(&a), without_source(&b));
+    assert_eq!(ra.len(), 6);
+    assert_eq!(rb, ra, "GBK and UTF-8 give the same reports");
+    assert!(rb.iter().any(|r| r.contains("南埔镇卫生院")), "the Chinese names come through the GBK decoding");
     let registry = tmp("registry.csv");
     std::fs::write(
         &registry,

@@ -19,7 +19,7 @@ use shenhe::batch::Batch;
 use super::{
     App,
     access::{self, Caller, READERS, Role},
-    authorize, blocking, blocking_for, error, found, json_response, now_shanghai,
+    authorize, blocking, blocking_for, error, found, idempotent, json_response, now_shanghai, ops,
 };
 use crate::{
     batchrun::{Consumer, Judged, Runner},
@@ -153,9 +153,13 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
         }
         .to_owned()
     });
+    let key = match idempotent::key(&headers, &body) {
+        Ok(k) => k,
+        Err(r) => return r,
+    };
     let received_at = now_shanghai();
     let limit = app.batch_timeout;
-    let result = blocking_for(&app, limit, move |a| -> Result<(StatusCode, Value), String> {
+    let result = blocking_for(&app, limit, move |a| -> Result<Result<(StatusCode, Value), Response>, String> {
         let collector = Collector {
             rows: Vec::new(),
             batch: Batch::new(&a.rules, a.registry.clone()),
@@ -190,6 +194,17 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
         let report_json = refused.is_none().then(|| report.to_json());
         let mut db = a.db.lock().map_err(|e| e.to_string())?;
         let tx = db.transaction().map_err(|e| e.to_string())?;
+        // Checked under the lock, in the transaction that stores: a repeat
+        // gets the first answer, however close behind it came.
+        if let Some(k) = &key
+            && let Some(first) = idempotent::prior(&tx, &caller.who, "batches", k).map_err(|e| e.to_string())?
+        {
+            return Ok(Err(first));
+        }
+        metrics::histogram!("shenhe_batch_submissions").record(rows.len() as f64);
+        for r in &rows {
+            ops::evaluated(r.pack_id.as_deref(), &r.status);
+        }
         let public_batch_id = access::new_id();
         tx.execute(
             "INSERT INTO batches (received_at, name, content_type, received, status, error, report, summary_html, public_id, uploader, division_prefix)
@@ -242,8 +257,7 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
         let http = if refused.is_some() { 422 } else { 201 };
         let detail = format!("{} stored, {} outside the division", ids.len(), outside.len());
         access::audit(&tx, &received_at, Some(&caller), "batch.file", Some(&public_batch_id), http, Some(&detail));
-        tx.commit().map_err(|e| e.to_string())?;
-        Ok(match refused {
+        let answer = match refused {
             Some(message) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 json!({ "error": "unreadable_upload", "message": message, "batch_id": public_batch_id, "received_at": received_at }),
@@ -262,11 +276,17 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
                     "report": serde_json::from_str::<Value>(&report_json.unwrap_or_default()).unwrap_or(Value::Null),
                 }),
             ),
-        })
+        };
+        if let Some(k) = &key {
+            idempotent::record(&tx, &caller.who, "batches", k, answer.0, &answer.1.to_string(), &received_at).map_err(|e| e.to_string())?;
+        }
+        tx.commit().map_err(|e| e.to_string())?;
+        Ok(Ok(answer))
     })
     .await;
     match result {
-        Ok(Ok((status, body))) => json_response(status, body.to_string()),
+        Ok(Ok(Ok((status, body)))) => json_response(status, body.to_string()),
+        Ok(Ok(Err(first))) => first,
         Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e),
         Err(r) => r,
     }
