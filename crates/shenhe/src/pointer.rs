@@ -17,6 +17,15 @@ pub(crate) fn escape_into(out: &mut String, token: &str) {
     }
 }
 
+/// Whether the value at `inner` lies at or inside the value at `outer`
+/// (contract A2: an explanation at `/sites/1` covers a warning at
+/// `/sites/1/county_flags`, but not one at `/sites/10`). Pointers nest by
+/// whole reference tokens; `""`, the whole document, holds every path.
+#[must_use]
+pub fn covers(outer: &str, inner: &str) -> bool {
+    inner.strip_prefix(outer).is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
 /// Builds a pointer from segments: `ptr("sites", 2, "end")` → `/sites/2/end`.
 #[must_use]
 pub fn build(segments: &[Dynamic]) -> String {
@@ -101,6 +110,16 @@ pub fn compare(doc: &Value, a: &str, b: &str) -> Ordering {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn covers_nests_by_whole_tokens() {
+        use super::covers;
+        assert!(covers("/sites/1", "/sites/1") && covers("/sites/1", "/sites/1/county_flags"));
+        assert!(covers("/sites", "/sites/10/end") && covers("", "/members/0/name") && covers("", ""));
+        assert!(!covers("/sites/1", "/sites/10") && !covers("/sites/1", "/sites/10/end"));
+        assert!(!covers("/sites/1/end/0", "/sites/1/end") && !covers("/members", "/sites/1"));
+        assert!(!covers("/a~1b", "/a/b"), "an escaped slash is part of a token");
+    }
+
     use super::*;
     use serde_json::json;
 

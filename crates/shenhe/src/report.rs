@@ -246,7 +246,11 @@ pub(crate) fn finish(pack: Option<PackRef>, submission: &Value, mut findings: Ve
         })
         .unwrap_or_default();
     for f in &mut findings {
-        f.explained = f.severity == Severity::Warning && explanations.iter().any(|(rule, path)| *rule == f.rule && path.is_none_or(|p| p == f.path));
+        // A2: an explanation covers its rule's warnings at its path or inside it.
+        f.explained = f.severity == Severity::Warning
+            && explanations
+                .iter()
+                .any(|(rule, path)| *rule == f.rule && path.is_none_or(|p| crate::pointer::covers(p, &f.path)));
     }
     let mut keyed: Vec<(DocPosition, Finding)> = findings.into_iter().map(|f| (DocPosition::of(submission, &f.path), f)).collect();
     keyed.sort_by(|(pa, a), (pb, b)| {
