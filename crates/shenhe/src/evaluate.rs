@@ -60,6 +60,7 @@ impl CompiledPack {
             let sub = document::from_json(submission);
             let limits = &self.manifest.limits;
             if let Some((ast, fast)) = &self.derive {
+                helpers::drain_emitted();
                 helpers::native::reset_charges();
                 // The compiled form first; the interpreter decides anything it left.
                 let compiled = fast
@@ -76,6 +77,17 @@ impl CompiledPack {
                             Err(f) => findings.push(*f),
                         }
                     }
+                }
+                // fail() reports a rule's finding; derive.rhai has no rule to report it for.
+                if !helpers::drain_emitted().is_empty() {
+                    findings.push(self.engine_finding(
+                        "derive",
+                        "rule.runtime",
+                        "derive.rhai 调用了 fail()，但 fail() 只能在规则脚本（rules/*.rhai）中使用",
+                        "derive.rhai called fail(), which only rule scripts (rules/*.rhai) may call",
+                        None,
+                        None,
+                    ));
                 }
             }
             // The rules read the figures as a document too: built once, never copied.

@@ -25,6 +25,12 @@ pub struct ExpectedFinding {
     /// Parameters that must be present with these values, if given.
     #[serde(default)]
     pub params: Option<Map<String, Value>>,
+    /// Text the zh-CN message must contain, if given (which outcome fired).
+    #[serde(default)]
+    pub message: Option<String>,
+    /// Text the English message must contain, if given.
+    #[serde(default)]
+    pub message_en: Option<String>,
 }
 
 /// What the report must look like. Every part is optional.
@@ -135,7 +141,8 @@ fn finding_matches(f: &crate::Finding, e: &ExpectedFinding) -> bool {
     same_finding(
         (&f.rule, &f.path, f.severity, &f.params),
         (&e.rule, e.path.as_ref(), e.severity, e.params.as_ref()),
-    )
+    ) && e.message.as_ref().is_none_or(|m| f.message.contains(m.as_str()))
+        && e.message_en.as_ref().is_none_or(|m| f.message_en.contains(m.as_str()))
 }
 
 type Got<'a> = (&'a String, &'a String, Severity, &'a Map<String, Value>);
@@ -160,6 +167,9 @@ fn describe(e: &ExpectedFinding) -> String {
     }
     if let Some(ps) = &e.params {
         s.push_str(&format!(" with {}", Value::Object(ps.clone())));
+    }
+    for m in [&e.message, &e.message_en].into_iter().flatten() {
+        s.push_str(&format!(" saying {m:?}"));
     }
     s
 }
@@ -189,6 +199,14 @@ pub fn check(report: &Report, expect: &Expect) -> Vec<String> {
     for rule in &expect.absent {
         for f in report.findings.iter().filter(|f| &f.rule == rule) {
             failures.push(format!("unexpected finding {} at {:?}: {}", f.rule, f.path, f.message));
+        }
+        // A rule that crashed did not fire, but it did not pass either.
+        for f in report
+            .findings
+            .iter()
+            .filter(|f| f.rule == "ENGINE" && f.params.get("rule").and_then(Value::as_str) == Some(rule))
+        {
+            failures.push(format!("{rule} could not run, so its absence proves nothing: {}", f.message_en));
         }
     }
     if expect.exact {

@@ -251,3 +251,46 @@ fn sandbox_mixed_type_operators_agree_compiled_and_interpreted() {
         "{f:?}"
     );
 }
+
+#[test]
+fn sandbox_fail_in_derive_is_an_engine_finding_naming_the_file() {
+    let mut pack = tiny_pack(&[GOOD], "");
+    pack.derive = Some(shenhe::pack::Script {
+        file: "derive.rhai".into(),
+        source: "fail(\"/n\");\n#{ doubled: submission.n * 2 }\n".into(),
+    });
+    let pack = pack.seal();
+    let interpreter = CompileOptions {
+        optimize: true,
+        compiled: false,
+    };
+    let reports: Vec<String> = [CompileOptions::default(), interpreter]
+        .into_iter()
+        .map(|options| {
+            let report = RuleSet::compile_with([pack.clone()], options).unwrap().evaluate(&tiny_submission(3), None);
+            let f = report
+                .findings
+                .iter()
+                .find(|f| f.rule == "ENGINE")
+                .unwrap_or_else(|| panic!("no ENGINE finding: {report:?}"));
+            assert_eq!(f.params["rule"], "derive");
+            assert!(f.message_en.contains("derive.rhai") && f.message_en.contains("fail()"), "{}", f.message_en);
+            assert!(f.message.contains("derive.rhai"), "{}", f.message);
+            assert_eq!(report.derived["doubled"], 6, "the figures are still derived");
+            assert!(report.findings.iter().any(|f| f.rule == "T-GOOD"), "the rules still run");
+            report.to_json()
+        })
+        .collect();
+    assert_eq!(reports[0], reports[1], "the same on the compiled path and in the interpreter");
+}
+
+#[test]
+fn fixtures_absent_fails_when_the_rule_crashed() {
+    let crash = ("crash.rhai", "//! id: T-CRASH\n//! severity: error\nlet x = submission.n / 0;\n");
+    let report = engine_findings(&[crash]);
+    let expect: shenhe::fixtures::Expect = serde_json::from_value(serde_json::json!({ "absent": ["T-CRASH"] })).unwrap();
+    let failures = shenhe::fixtures::check(&report, &expect);
+    assert!(failures.iter().any(|f| f.contains("T-CRASH could not run")), "{failures:?}");
+    let quiet: shenhe::fixtures::Expect = serde_json::from_value(serde_json::json!({ "absent": ["T-OTHER"] })).unwrap();
+    assert!(shenhe::fixtures::check(&report, &quiet).is_empty(), "another rule's crash is not this rule's");
+}

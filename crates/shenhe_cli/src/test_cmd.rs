@@ -36,6 +36,13 @@ fn print_failure(name: &str, file: &Path, failures: &[String]) {
 #[allow(clippy::print_stdout, reason = "the test runner's output is its interface")]
 pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
     let (rules, packs) = load::load_rules(rules_path)?;
+    if packs.iter().all(|p| p.dir.is_none()) {
+        println!(
+            "{} is a bundle: bundles carry no fixtures (tests/), so there is nothing to run. Run shenhe test on the pack's directory.",
+            rules_path.display()
+        );
+        return Ok(ExitCode::from(2));
+    }
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut names = BTreeSet::new();
     for pack in &packs {

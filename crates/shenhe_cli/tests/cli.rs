@@ -187,3 +187,14 @@ fn cli_export_writes_brotli_and_gzip_beside_each_file() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+#[test]
+fn cli_test_on_a_bundle_refuses_with_exit_2() {
+    let bundle = std::env::temp_dir().join(format!("shenhe-test-bundle-{}.json", std::process::id()));
+    let o = shenhe(&["bundle", "rules/national-medical-team-2024", "-o", bundle.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = shenhe(&["test", "--rules", bundle.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(2), "nothing was tested, so it does not pass");
+    assert!(stdout(&o).contains("bundles carry no fixtures"), "{}", stdout(&o));
+    let _ = std::fs::remove_file(&bundle);
+}
