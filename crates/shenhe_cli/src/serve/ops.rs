@@ -32,7 +32,13 @@ pub enum LogFormat {
 /// Starts logging to stdout. `RUST_LOG` filters as usual (default `info`).
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stdout).with_target(true);
+    // Colours only on a terminal: a log file or collector gets plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stdout)
+        .with_target(true)
+        .with_ansi(ansi);
     // A second init (tests in one process) keeps the first.
     let _ = match format {
         LogFormat::Text => builder.try_init(),
