@@ -353,7 +353,9 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
         Ok(v) => v,
         Err(r) => return r,
     };
-    let key = match idempotent::key(&headers, received.to_string().as_bytes()) {
+    // What was received, as stored: also what an idempotency key is checked against.
+    let received_text = received.to_string();
+    let key = match idempotent::key(&headers, received_text.as_bytes()) {
         Ok(k) => k,
         Err(r) => return r,
     };
@@ -394,7 +396,7 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
                 pack_id,
                 pack_hash,
                 client_hash,
-                received.to_string(),
+                received_text,
                 submission.to_string(),
                 report_json,
                 id,

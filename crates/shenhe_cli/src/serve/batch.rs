@@ -160,6 +160,13 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
     let received_at = now_shanghai();
     let limit = app.batch_timeout;
     let result = blocking_for(&app, limit, move |a| -> Result<Result<(StatusCode, Value), Response>, String> {
+        // A repeat of a stored upload is answered before the file is judged again.
+        if let Some(k) = &key {
+            let db = a.db.lock().map_err(|e| e.to_string())?;
+            if let Some(first) = idempotent::prior(&db, &caller.who, "batches", k).map_err(|e| e.to_string())? {
+                return Ok(Err(first));
+            }
+        }
         let collector = Collector {
             rows: Vec::new(),
             batch: Batch::new(&a.rules, a.registry.clone()),
@@ -194,8 +201,8 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
         let report_json = refused.is_none().then(|| report.to_json());
         let mut db = a.db.lock().map_err(|e| e.to_string())?;
         let tx = db.transaction().map_err(|e| e.to_string())?;
-        // Checked under the lock, in the transaction that stores: a repeat
-        // gets the first answer, however close behind it came.
+        // Checked again in the transaction that stores: a repeat sent while
+        // the first was being judged gets the first answer too.
         if let Some(k) = &key
             && let Some(first) = idempotent::prior(&tx, &caller.who, "batches", k).map_err(|e| e.to_string())?
         {
@@ -206,6 +213,7 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
             ops::evaluated(r.pack_id.as_deref(), &r.status);
         }
         let public_batch_id = access::new_id();
+        let uploader_prefix = shenhe::division::prefix(&caller.division).unwrap_or_default();
         tx.execute(
             "INSERT INTO batches (received_at, name, content_type, received, status, error, report, summary_html, public_id, uploader, division_prefix)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -220,7 +228,7 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
                 summary,
                 public_batch_id,
                 caller.who,
-                shenhe::division::prefix(&caller.division)
+                uploader_prefix
             ],
         )
         .map_err(|e| e.to_string())?;
@@ -248,7 +256,7 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
                         r.source,
                         id,
                         r.division,
-                        r.division.as_deref().and_then(shenhe::division::prefix).unwrap_or(shenhe::division::prefix(&caller.division).unwrap_or_default())
+                        r.division.as_deref().and_then(shenhe::division::prefix).unwrap_or(uploader_prefix)
                     ])
                     .map_err(|e| e.to_string())?;
                 ids.push(id);
