@@ -26,6 +26,9 @@ cargo test --workspace --locked
 step "shenhe test (every pack's fixtures)"
 cargo run -q -p shenhe_cli --locked -- test --rules rules
 
+step "shenhe test --mutate (the fixtures must kill at least 97 % of every pack's mutants)"
+cargo run -q -p shenhe_cli --locked -- test --rules rules --mutate
+
 step "wasm: the portal's and the playground's modules (www/pkg, www/playground/pkg); shenhe export (www/gen)"
 scripts/build-wasm.sh
 cargo run -q -p shenhe_cli --locked -- export --rules rules --out www/gen

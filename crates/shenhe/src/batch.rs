@@ -43,6 +43,9 @@ pub struct BatchFinding {
     pub message_en: String,
     /// Message parameters.
     pub params: Map<String, Value>,
+    /// The outcome that fired, as in [`Finding::variant`] (not serialised).
+    #[serde(skip)]
+    pub variant: Option<String>,
 }
 
 impl BatchFinding {
@@ -58,6 +61,7 @@ impl BatchFinding {
             message: f.message,
             message_en: f.message_en,
             params: f.params,
+            variant: f.variant,
         }
     }
 }

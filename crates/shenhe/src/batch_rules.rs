@@ -66,28 +66,50 @@ impl CompiledPack {
         limits.max_map_len = limits.max_map_len.max(BATCH_ITEMS_PER_RECORD * (n + registry_len));
         // Rhai counts the text inside a collection against the string limit.
         limits.max_string_len = limits.max_string_len.max(BATCH_TEXT_PER_RECORD * (n + registry_len));
-        let engine = build_engine(&limits, self.optimize, &self.properties, false);
-        let mut scope = Scope::new();
-        scope.push_constant_dynamic("records", Dynamic::from_array(array));
-        scope.push_constant_dynamic("params", document::plain_from_json(&self.source().params));
-        scope.push_constant_dynamic("registry", registry.map_or(Dynamic::UNIT, document::plain_from_json));
-        let base = scope.len();
-        for rule in &self.batch {
-            helpers::drain_emitted();
-            helpers::native::reset_charges();
-            let outcome = engine.run_ast_with_scope(&mut scope, &rule.ast);
-            let emitted = helpers::drain_emitted();
-            scope.rewind(base);
-            let findings: Vec<Finding> = match outcome {
-                Ok(()) => emitted.into_iter().map(|e| self.finding(&rule.meta, e)).collect(),
-                Err(e) => {
-                    let f = classify(e, &limits);
-                    vec![self.engine_finding(&rule.meta.id, f.code, &f.detail_zh, &f.detail, f.line, f.column)]
-                }
-            };
-            for f in findings {
-                out.push(self.batch_finding(f, &known));
+        let inputs = [
+            Dynamic::from_array(array),
+            document::plain_from_json(&self.source().params),
+            registry.map_or(Dynamic::UNIT, document::plain_from_json),
+        ];
+        // The compiled form first, as for the rules of one submission; each
+        // rule it leaves runs in the interpreter after, so the records are moved
+        // into its scope rather than copied.
+        let mut by_rule: Vec<Option<Vec<Finding>>> = self
+            .batch
+            .iter()
+            .map(|rule| {
+                let p = rule.fast.as_ref().ok()?;
+                helpers::drain_emitted();
+                helpers::native::reset_charges();
+                let done = p.run(&inputs, &limits).is_ok();
+                let emitted = helpers::drain_emitted();
+                done.then(|| emitted.into_iter().map(|e| self.finding(&rule.meta, e)).collect())
+            })
+            .collect();
+        if by_rule.iter().any(Option::is_none) {
+            let engine = build_engine(&limits, self.optimize, &self.properties, false);
+            let mut scope = Scope::new();
+            for (name, value) in crate::compile::BATCH_INPUTS.iter().zip(inputs) {
+                scope.push_constant_dynamic(*name, value);
             }
+            let base = scope.len();
+            for (rule, slot) in self.batch.iter().zip(&mut by_rule).filter(|(_, s)| s.is_none()) {
+                helpers::drain_emitted();
+                helpers::native::reset_charges();
+                let outcome = engine.run_ast_with_scope(&mut scope, &rule.ast);
+                let emitted = helpers::drain_emitted();
+                scope.rewind(base);
+                *slot = Some(match outcome {
+                    Ok(()) => emitted.into_iter().map(|e| self.finding(&rule.meta, e)).collect(),
+                    Err(e) => {
+                        let f = classify(e, &limits);
+                        vec![self.engine_finding(&rule.meta.id, f.code, &f.detail_zh, &f.detail, f.line, f.column)]
+                    }
+                });
+            }
+        }
+        for f in by_rule.into_iter().flatten().flatten() {
+            out.push(self.batch_finding(f, &known));
         }
         out
     }

@@ -102,14 +102,20 @@ fn declared(names: &[&'static str]) -> Scope<'static> {
     scope
 }
 
+/// What a rule sees (`derive.rhai` sees the first two).
+pub(crate) const RULE_INPUTS: [&str; 3] = ["submission", "params", "derived"];
+
+/// What a batch rule sees.
+pub(crate) const BATCH_INPUTS: [&str; 3] = ["records", "params", "registry"];
+
 /// Names a rule or `derive.rhai` sees.
 fn compile_scope() -> Scope<'static> {
-    declared(&["submission", "params", "derived"])
+    declared(&RULE_INPUTS)
 }
 
 /// Names a batch rule sees.
 fn batch_scope() -> Scope<'static> {
-    declared(&["records", "params", "registry"])
+    declared(&BATCH_INPUTS)
 }
 
 fn compile_in(engine: &Engine, scope: &Scope<'_>, pack: &str, file: &str, source: &str) -> Result<AST, Error> {
@@ -188,7 +194,7 @@ impl CompiledPack {
         let derive = match &source.derive {
             Some(s) => {
                 let ast = compile_in(&engine, &compile_scope(), &m.id, &s.file, &s.source)?;
-                let f = fast(&ast, &s.source, &["submission", "params"]);
+                let f = fast(&ast, &s.source, &RULE_INPUTS[..2]);
                 Some((with_lib(&ast), f))
             }
             None => None,
@@ -210,11 +216,8 @@ impl CompiledPack {
                     }
                 }
                 let ast = compile_in(&engine, scope, &m.id, &s.file, &s.source)?;
-                let f = if batch {
-                    Err(compiled::Unsupported("a batch rule".into()))
-                } else {
-                    fast(&ast, &s.source, &["submission", "params", "derived"])
-                };
+                let inputs: &[&str] = if batch { &BATCH_INPUTS } else { &RULE_INPUTS };
+                let f = fast(&ast, &s.source, inputs);
                 out.push(CompiledRule {
                     meta,
                     ast: with_lib(&ast),

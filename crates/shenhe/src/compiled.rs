@@ -63,6 +63,10 @@ struct FnBody {
 
 /// The state of one compiled run.
 pub(crate) struct Run<'a> {
+    /// The host's inputs, read in place: the first slots of the main body.
+    inputs: &'a [Dynamic],
+    /// How many of this frame's first slots are `inputs` (none in a function).
+    n_in: usize,
     vars: Vec<Dynamic>,
     base: usize,
     ops: Cell<u64>,
@@ -102,10 +106,12 @@ impl Run<'_> {
     }
 
     fn var(&self, slot: usize) -> &Dynamic {
-        &self.vars[self.base + slot]
+        if slot < self.n_in { &self.inputs[slot] } else { &self.vars[self.base + slot] }
     }
 
     fn var_mut(&mut self, slot: usize) -> &mut Dynamic {
+        // Inputs are constants: the compiler never assigns to them.
+        debug_assert!(slot >= self.n_in, "an input is never assigned");
         &mut self.vars[self.base + slot]
     }
 }
@@ -114,10 +120,12 @@ impl Program {
     /// Runs the script with `inputs` as its first variables (`submission`,
     /// `params`, `derived`). `Err(())` means: rerun it in the interpreter.
     pub(crate) fn run(&self, inputs: &[Dynamic], limits: &Limits) -> Result<Dynamic, ()> {
+        // The inputs' slots stay unit: `Run::var` reads them from `inputs`.
         let mut vars = Vec::with_capacity(self.slots.max(inputs.len()) + 8);
-        vars.extend(inputs.iter().cloned());
         vars.resize(self.slots.max(inputs.len()), Dynamic::UNIT);
         let mut run = Run {
+            inputs,
+            n_in: inputs.len(),
             vars,
             base: 0,
             ops: Cell::new(0),
@@ -467,7 +475,8 @@ fn range_of(cx: &mut Cx<'_>, e: &Expr) -> C<Option<(Code, Code, bool)>> {
 
 /// One step of a chain after its root.
 enum Step {
-    Prop(ImmutableString),
+    /// A property and its [`document::key_hash`].
+    Prop(ImmutableString, u32),
     Index(Code),
     Method(ImmutableString, Vec<Code>, Target),
 }
@@ -549,7 +558,7 @@ fn plain(flags: ASTFlags) -> C<()> {
 
 fn one_dot(cx: &mut Cx<'_>, e: &Expr) -> C<Step> {
     match e {
-        Expr::Property(p, ..) => Ok(Step::Prop(p.2.clone())),
+        Expr::Property(p, ..) => Ok(Step::Prop(p.2.clone(), document::key_hash(&p.2))),
         Expr::MethodCall(f, ..) => {
             if f.capture_parent_scope {
                 return no("a method call capturing scope");
@@ -610,9 +619,9 @@ fn index_rhs(cx: &mut Cx<'_>, e: &Expr, parent: ASTFlags, out: &mut Vec<Step>) -
 }
 
 /// `x.name` of a value, as Rhai reads it.
-fn prop(v: &Dynamic, name: &str) -> R {
+fn prop(v: &Dynamic, name: &str, hash: u32) -> R {
     if let Some(m) = v.read_lock::<DocMap>() {
-        return Ok(m.get(name));
+        return Ok(m.get_hashed(name, hash));
     }
     if let Some(m) = v.read_lock::<Map>() {
         return Ok(m.get(name).cloned().unwrap_or(Dynamic::UNIT));
@@ -632,7 +641,9 @@ fn array_index(len: usize, i: INT) -> Result<usize, Stop> {
 
 /// `x[i]` of a value, as Rhai reads it.
 fn index(v: &Dynamic, i: &Dynamic) -> R {
-    if let Ok(n) = i.as_int() {
+    if i.is_int()
+        && let Ok(n) = i.as_int()
+    {
         if let Some(a) = v.read_lock::<DocArray>() {
             let at = array_index(a.len(), n)?;
             return Ok(a.at(at));
@@ -673,8 +684,8 @@ fn chain(cx: &mut Cx<'_>, e: &Expr) -> C<Code> {
         let mut steps_iter = steps.iter();
         // The first step reads the root by reference: no clone of a handle.
         let mut cur = match (root_slot, steps_iter.next()) {
-            (Some(slot), Some(Step::Prop(name))) => {
-                let v = prop(run.var(slot), name)?;
+            (Some(slot), Some(Step::Prop(name, hash))) => {
+                let v = prop(run.var(slot), name, *hash)?;
                 check_string(run, &v)?;
                 v
             }
@@ -714,7 +725,7 @@ fn check_string(run: &Run<'_>, v: &Dynamic) -> Result<(), Stop> {
 
 fn step(run: &mut Run<'_>, cur: Dynamic, s: &Step) -> R {
     let v = match s {
-        Step::Prop(name) => prop(&cur, name)?,
+        Step::Prop(name, hash) => prop(&cur, name, *hash)?,
         Step::Index(i) => {
             let i = i(run)?;
             index(&cur, &i)?
@@ -801,7 +812,7 @@ fn assignment(cx: &mut Cx<'_>, op: &rhai::OpAssignment, lhs: &Expr, rhs: &Expr) 
         let mut keys = Vec::with_capacity(steps.len());
         for s in &steps {
             keys.push(match s {
-                Step::Prop(p) => Dynamic::from(p.clone()),
+                Step::Prop(p, _) => Dynamic::from(p.clone()),
                 Step::Index(i) => i(run)?,
                 Step::Method(..) => return Err(Stop::Bail),
             });
@@ -925,6 +936,29 @@ fn expr(cx: &mut Cx<'_>, e: &Expr) -> C<Code> {
                 Ok(v)
             })
         }
+        Expr::InterpolatedString(parts, ..) => {
+            let codes: Vec<Code> = parts.iter().map(|x| expr(cx, x)).collect::<C<_>>()?;
+            Box::new(move |run| {
+                run.tick()?;
+                let mut out = String::new();
+                for c in &codes {
+                    let v = c(run)?;
+                    // What Rhai's `to_string` writes for a string, `()` and an int;
+                    // any other value is left to the interpreter.
+                    if let Some(s) = v.read_lock::<ImmutableString>() {
+                        out.push_str(&s);
+                    } else if v.is_int() {
+                        out.push_str(&v.as_int().map_err(|_| Stop::Bail)?.to_string());
+                    } else if !v.is_unit() {
+                        return Err(Stop::Bail);
+                    }
+                    if out.len() > run.max_bytes {
+                        return Err(Stop::Bail);
+                    }
+                }
+                Ok(Dynamic::from(ImmutableString::from(out)))
+            })
+        }
         Expr::Dot(..) | Expr::Index(..) => chain(cx, e)?,
         Expr::FnCall(f, ..) => call(cx, f)?,
         Expr::Stmt(b) => stmt_block(cx, b)?,
@@ -1000,15 +1034,17 @@ fn call_script(run: &mut Run<'_>, k: usize, args: Args) -> R {
     }
     let fns = run.fns;
     let f = &fns[k];
-    let saved = run.base;
+    let (saved, saved_in) = (run.base, run.n_in);
     let base = run.vars.len();
     run.vars.extend(args);
     run.vars.resize(base + f.slots.max(run.vars.len() - base), Dynamic::UNIT);
     run.base = base;
+    run.n_in = 0;
     run.depth += 1;
     let out = (f.body)(run);
     run.depth -= 1;
     run.base = saved;
+    run.n_in = saved_in;
     run.vars.truncate(base);
     match out {
         Ok(v) | Err(Stop::Return(v)) => Ok(v),
@@ -1080,7 +1116,10 @@ fn binary(run: &mut Run<'_>, op: &str, x: &Dynamic, y: &Dynamic) -> R {
         return Err(Stop::Bail);
     }
     // `is_*` before `as_*`: a failing `as_int` formats a type name.
-    if let (true, true, Ok(a), Ok(b)) = (x.is_int(), y.is_int(), x.as_int(), y.as_int()) {
+    if x.is_int()
+        && y.is_int()
+        && let (Ok(a), Ok(b)) = (x.as_int(), y.as_int())
+    {
         let v = match op {
             "+" => a.checked_add(b).map(Dynamic::from_int),
             "-" => a.checked_sub(b).map(Dynamic::from_int),
@@ -1160,7 +1199,10 @@ fn binary(run: &mut Run<'_>, op: &str, x: &Dynamic, y: &Dynamic) -> R {
         if x.is_unit() && y.is_unit() {
             return Ok(Dynamic::from_bool(matches!(op, "==")));
         }
-        if let (Ok(a), Ok(b)) = (x.as_bool(), y.as_bool()) {
+        if x.is_bool()
+            && y.is_bool()
+            && let (Ok(a), Ok(b)) = (x.as_bool(), y.as_bool())
+        {
             return Ok(Dynamic::from_bool(match op {
                 "==" => a == b,
                 "!=" => a != b,

@@ -30,6 +30,18 @@ struct Tree {
     nodes: Vec<Node>,
     /// The key of each node that is an object's child (empty otherwise).
     keys: Vec<Identifier>,
+    /// [`key_hash`] of each key: a read compares these before any text.
+    hashes: Vec<u32>,
+}
+
+/// Objects with more keys than this are searched by bisection, not scanned.
+const SCAN_MAX: u32 = 32;
+
+/// FNV-1a of a key. It only speeds up finding a key: it never reaches a
+/// report, so it need not be stable across versions.
+#[must_use]
+pub(crate) fn key_hash(key: &str) -> u32 {
+    key.bytes().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(b)).wrapping_mul(0x0100_0193))
 }
 
 enum Node {
@@ -70,6 +82,7 @@ thread_local! {
         tree: Shared::new(Tree {
             nodes: vec![Node::Object { start: 1, len: 0 }],
             keys: vec![Identifier::new_const()],
+            hashes: vec![0],
         }),
         node: 0,
     };
@@ -104,19 +117,36 @@ impl Tree {
 impl DocMap {
     /// The value at `key`, or `()`.
     pub fn get(&self, key: &str) -> Dynamic {
-        self.find(key).map_or(Dynamic::UNIT, |i| self.tree.value(i))
+        self.get_hashed(key, key_hash(key))
     }
 
-    fn find(&self, key: &str) -> Option<u32> {
+    /// [`DocMap::get`] with the key's [`key_hash`] computed beforehand (a
+    /// compiled script computes the hash of each property name once).
+    pub(crate) fn get_hashed(&self, key: &str, hash: u32) -> Dynamic {
+        self.find(key, hash).map_or(Dynamic::UNIT, |i| self.tree.value(i))
+    }
+
+    #[allow(clippy::cast_possible_truncation, reason = "a document has far fewer than 2^32 nodes")]
+    fn find(&self, key: &str, hash: u32) -> Option<u32> {
         let (start, len) = self.tree.span(self.node);
-        let keys = &self.tree.keys[start as usize..(start + len) as usize];
-        keys.binary_search_by(|k| k.as_str().cmp(key)).ok().map(|i| start + i as u32)
+        let range = start as usize..(start + len) as usize;
+        if len > SCAN_MAX {
+            let keys = &self.tree.keys[range];
+            return keys.binary_search_by(|k| k.as_str().cmp(key)).ok().map(|i| start + i as u32);
+        }
+        let hashes = &self.tree.hashes[range.clone()];
+        let keys = &self.tree.keys[range];
+        hashes
+            .iter()
+            .zip(keys)
+            .position(|(h, k)| *h == hash && k.as_str() == key)
+            .map(|i| start + i as u32)
     }
 
     /// Whether `key` is present.
     #[must_use]
     pub fn contains_key(&self, key: &str) -> bool {
-        self.find(key).is_some()
+        self.find(key, key_hash(key)).is_some()
     }
 
     /// The entries, in key order (as Rhai's maps keep them).
@@ -204,6 +234,7 @@ fn reserve<'k>(t: &mut Tree, keys: impl Iterator<Item = &'k str>) -> (usize, u32
     let start = t.nodes.len();
     for k in keys {
         t.nodes.push(Node::Value(Dynamic::UNIT));
+        t.hashes.push(key_hash(k));
         t.keys.push(k.into());
     }
     (start, (t.nodes.len() - start) as u32)
@@ -258,6 +289,7 @@ fn new_tree() -> Tree {
     Tree {
         nodes: vec![Node::Value(Dynamic::UNIT)],
         keys: vec![Identifier::new_const()],
+        hashes: vec![0],
     }
 }
 
@@ -459,13 +491,20 @@ pub(crate) fn data_size(v: &Dynamic) -> (usize, usize) {
         let (xi, xb) = data_size(x);
         (i + xi, b + xb)
     };
-    if let Some(a) = v.read_lock::<Array>() {
+    // The tag checks first: most values are scalars, and `read_lock` is dearer.
+    if v.is_array()
+        && let Some(a) = v.read_lock::<Array>()
+    {
         return a.iter().fold((a.len(), 0), add);
     }
-    if let Some(m) = v.read_lock::<Map>() {
+    if v.is_map()
+        && let Some(m) = v.read_lock::<Map>()
+    {
         return m.values().fold((m.len(), 0), add);
     }
-    if let Some(s) = v.read_lock::<ImmutableString>() {
+    if v.is_string()
+        && let Some(s) = v.read_lock::<ImmutableString>()
+    {
         return (0, s.len());
     }
     (0, 0)

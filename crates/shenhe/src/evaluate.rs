@@ -57,7 +57,8 @@ impl CompiledPack {
         let mut derived_doc = Dynamic::UNIT;
         // A non-object submission can only have SCHEMA findings; rules expect an object.
         if submission.is_object() {
-            let sub = document::from_json(submission);
+            // What the scripts read, in place: `derived` is filled in after derive.rhai.
+            let mut inputs = [document::from_json(submission), self.params.clone(), Dynamic::UNIT];
             let limits = &self.manifest.limits;
             if let Some((ast, fast)) = &self.derive {
                 helpers::drain_emitted();
@@ -66,13 +67,13 @@ impl CompiledPack {
                 let compiled = fast
                     .as_ref()
                     .ok()
-                    .and_then(|p| p.run(&[sub.clone(), self.params.clone()], limits).ok())
+                    .and_then(|p| p.run(&inputs[..2], limits).ok())
                     .and_then(|d| d.try_cast::<rhai::Map>());
                 match compiled {
                     Some(m) => derived_map = m,
                     None => {
                         helpers::native::reset_charges();
-                        match self.interpret_derive(ast, &sub) {
+                        match self.interpret_derive(ast, &inputs[0]) {
                             Ok(m) => derived_map = m,
                             Err(f) => findings.push(*f),
                         }
@@ -92,7 +93,8 @@ impl CompiledPack {
             }
             // The rules read the figures as a document too: built once, never copied.
             derived_doc = document::freeze(std::mem::take(&mut derived_map).into());
-            let inputs = [sub, self.params.clone(), derived_doc.clone()];
+            inputs[2] = derived_doc.clone();
+            let inputs = inputs;
             let mut scope: Option<Scope<'_>> = None;
             for rule in &self.rules {
                 helpers::drain_emitted();

@@ -42,6 +42,7 @@ impl CompiledPack {
             message_en,
             params,
             explained: false,
+            variant: e.variant,
         }
     }
 
@@ -64,6 +65,7 @@ impl CompiledPack {
             message_en: format!("Rule {rule} could not be checked: {en} (ENGINE)"),
             params,
             explained: false,
+            variant: None,
         }
     }
 }
@@ -96,5 +98,6 @@ pub(crate) fn pack_none(form: Option<&str>, policy: Option<&Map<String, Value>>,
         message_en: format!("No rule pack matches: form {f}, program {pr}, year {y}, region {r}, pack {pk} (PACK-NONE)"),
         params,
         explained: false,
+        variant: None,
     }
 }

@@ -25,7 +25,12 @@ pub struct ExpectedFinding {
     /// Parameters that must be present with these values, if given.
     #[serde(default)]
     pub params: Option<Map<String, Value>>,
-    /// Text the zh-CN message must contain, if given (which outcome fired).
+    /// The outcome that must have fired: a variant the rule's header
+    /// declares. Absent or `null` means the rule's default outcome, so a case
+    /// always says which outcome it expects.
+    #[serde(default)]
+    pub variant: Option<String>,
+    /// Text the zh-CN message must contain, if given.
     #[serde(default)]
     pub message: Option<String>,
     /// Text the English message must contain, if given.
@@ -141,7 +146,8 @@ fn finding_matches(f: &crate::Finding, e: &ExpectedFinding) -> bool {
     same_finding(
         (&f.rule, &f.path, f.severity, &f.params),
         (&e.rule, e.path.as_ref(), e.severity, e.params.as_ref()),
-    ) && e.message.as_ref().is_none_or(|m| f.message.contains(m.as_str()))
+    ) && f.variant == e.variant
+        && e.message.as_ref().is_none_or(|m| f.message.contains(m.as_str()))
         && e.message_en.as_ref().is_none_or(|m| f.message_en.contains(m.as_str()))
 }
 
@@ -157,8 +163,14 @@ fn same_finding(got: Got<'_>, want: Want<'_>) -> bool {
         && want.3.is_none_or(|ps| ps.iter().all(|(k, v)| got.3.get(k) == Some(v)))
 }
 
+/// ` (variant x)` for an outcome other than the default one.
+fn outcome(variant: Option<&String>) -> String {
+    variant.map_or_else(String::new, |v| format!(" (variant {v})"))
+}
+
 fn describe(e: &ExpectedFinding) -> String {
     let mut s = e.rule.clone();
+    s.push_str(&outcome(e.variant.as_ref()));
     if let Some(p) = &e.path {
         s.push_str(&format!(" at {p:?}"));
     }
@@ -182,7 +194,7 @@ pub fn check(report: &Report, expect: &Expect) -> Vec<String> {
         report
             .findings
             .iter()
-            .map(|f| format!("{} {} {:?}", f.rule, f.severity.as_str(), f.path))
+            .map(|f| format!("{}{} {} {:?}", f.rule, outcome(f.variant.as_ref()), f.severity.as_str(), f.path))
             .collect::<Vec<_>>()
             .join("; ")
     };
@@ -387,6 +399,9 @@ pub fn parse_batch_cases(text: &str) -> Result<Vec<BatchCase>, String> {
 
 fn batch_matches(f: &crate::batch::BatchFinding, e: &ExpectedFinding) -> bool {
     f.record == e.record
+        && f.variant == e.variant
+        && e.message.as_ref().is_none_or(|m| f.message.contains(m.as_str()))
+        && e.message_en.as_ref().is_none_or(|m| f.message_en.contains(m.as_str()))
         && same_finding(
             (&f.rule, &f.path, f.severity, &f.params),
             (&e.rule, e.path.as_ref(), e.severity, e.params.as_ref()),
@@ -412,7 +427,16 @@ pub fn run_batch_case(rules: &RuleSet, case: &BatchCase, load_base: &dyn Fn(&str
         report
             .findings
             .iter()
-            .map(|f| format!("{} {} record {:?} {:?}", f.rule, f.severity.as_str(), f.record, f.path))
+            .map(|f| {
+                format!(
+                    "{}{} {} record {:?} {:?}",
+                    f.rule,
+                    outcome(f.variant.as_ref()),
+                    f.severity.as_str(),
+                    f.record,
+                    f.path
+                )
+            })
             .collect::<Vec<_>>()
             .join("; ")
     };

@@ -24,6 +24,7 @@ pub mod fixtures;
 mod fold;
 pub mod helpers;
 pub mod input;
+pub mod mutate;
 pub mod pack;
 pub mod pointer;
 pub mod report;

@@ -94,6 +94,11 @@ pub struct Finding {
     pub params: Map<String, Value>,
     /// A warning with a matching, non-blank explanation.
     pub explained: bool,
+    /// Which outcome of the rule fired (`fail(path, "variant", …)`), or
+    /// `None` for its default one. Not part of the report's bytes: fixtures
+    /// and the mutation tester read it.
+    #[serde(skip)]
+    pub variant: Option<String>,
 }
 
 /// Identifies the pack a report was made with.
@@ -307,6 +312,7 @@ mod tests {
             message_en: String::new(),
             params: Map::new(),
             explained,
+            variant: None,
         };
         assert_eq!(Status::of(&[]), Status::Accepted);
         assert_eq!(Status::of(&[f(Severity::Info, false)]), Status::Accepted);

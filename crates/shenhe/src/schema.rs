@@ -183,6 +183,7 @@ pub(crate) fn findings(validator: &jsonschema::Validator, instance: &Value) -> V
                 message_en: format!("{en} (SCHEMA)"),
                 params,
                 explained: false,
+                variant: None,
             }
         })
         .collect()

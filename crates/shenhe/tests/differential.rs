@@ -124,3 +124,21 @@ fn differential_every_fixture_passes_through_the_library() {
         }
     }
 }
+
+#[test]
+fn differential_batch_rules_compiled_and_interpreted_agree() {
+    let mut cases = 0;
+    for id in ALL_PACKS {
+        let (compiled, interpreted) = (support::rule_set(id), interpreter_only(id));
+        let (batch, load) = support::batch_cases(id);
+        for case in batch {
+            let (fast_failures, fast) = shenhe::fixtures::run_batch_case(&compiled, &case, &load);
+            let (_, slow) = shenhe::fixtures::run_batch_case(&interpreted, &case, &load);
+            assert!(fast_failures.is_empty(), "{id}: {}: {fast_failures:?}", case.name);
+            let json = |f: &[shenhe::batch::BatchFinding]| serde_json::to_string(f).unwrap();
+            assert_eq!(json(&fast), json(&slow), "{id}: {}", case.name);
+            cases += 1;
+        }
+    }
+    assert!(cases >= 3, "the batch fixtures were not found ({cases} cases)");
+}

@@ -123,8 +123,13 @@ fn nt_pack() -> shenhe::PackSource {
     support::pack_source("national-medical-team-2024")
 }
 
+/// A batch record as derive.rhai's `_batch` map makes it (NT-15 groups by
+/// `hospital_id` and `team_key`).
 fn nt_record(i: u64, hospital: &str) -> serde_json::Value {
-    serde_json::json!({"index": i, "status": "accepted", "hospital": hospital, "uscc": "", "stage": "plan", "year": 2024, "jurisdiction": "53"})
+    serde_json::json!({
+        "index": i, "status": "accepted", "hospital": hospital, "uscc": "", "stage": "plan", "year": 2024, "jurisdiction": "53",
+        "hospital_id": hospital, "team_key": format!("2024|plan|{hospital}"),
+    })
 }
 
 #[test]

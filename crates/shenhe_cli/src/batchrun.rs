@@ -4,7 +4,9 @@
 
 use std::{
     borrow::Cow,
-    io::{self, BufRead},
+    fs::File,
+    io::{self, BufRead, BufReader, Read},
+    path::{Path, PathBuf},
 };
 
 use anyhow::{Result, bail};
@@ -81,6 +83,21 @@ pub trait Consumer {
     fn expect_rows(&mut self, _rows: u64) {}
     /// Rows read from a sheet so far (for progress).
     fn rows_read(&mut self, _rows: u64) {}
+    /// An input that could not be read at all (a missing file, a sheet no
+    /// pack maps): the run goes on, and ends with exit code 2.
+    fn bad(&mut self, message: &str) {
+        self.note(message);
+    }
+    /// A stream file of `bytes` is next; `wrap` returns the reader to use
+    /// (one that moves a progress bar, say).
+    fn start_file(&mut self, _bytes: u64, file: File) -> Box<dyn Read + Send> {
+        Box::new(file)
+    }
+}
+
+/// NDJSON by its name: `-`, `.ndjson` or `.jsonl`.
+pub fn is_stream(path: &Path) -> bool {
+    path.as_os_str() == "-" || path.extension().is_some_and(|e| e == "ndjson" || e == "jsonl")
 }
 
 /// Items judged per round. Memory stays bounded by this many submissions
@@ -227,6 +244,54 @@ impl<'a, C: Consumer> Runner<'a, C> {
             }
         }
         Ok(())
+    }
+
+    /// Every input file, as `shenhe check` and `shenhe diff` take them: a
+    /// JSON file, an NDJSON stream (`-` is stdin), or a spreadsheet. An
+    /// input that cannot be read goes to [`Consumer::bad`]; returns how many
+    /// were streams.
+    pub fn run_files(&mut self, files: &[PathBuf], mappings: &[(String, Mapping)], forced: Option<&str>) -> Result<usize> {
+        let mut streams = 0;
+        for path in files {
+            let name = path.display().to_string();
+            if path.as_os_str() == "-" {
+                streams += 1;
+                self.run_stream("-", io::stdin().lock())?;
+                continue;
+            }
+            if sheets::is_sheet(path) {
+                if let Err(e) = self.run_sheet(mappings, forced, &sheets::Source::File(path)) {
+                    self.consumer.bad(&format!("{e:#}"));
+                }
+                continue;
+            }
+            let file = match File::open(path) {
+                Ok(f) => f,
+                Err(e) => {
+                    self.consumer.bad(&format!("{name}: cannot read: {e}"));
+                    continue;
+                }
+            };
+            if is_stream(path) {
+                streams += 1;
+                let bytes = file.metadata().map_or(0, |m| m.len());
+                let reader = self.consumer.start_file(bytes, file);
+                self.run_stream(&name, BufReader::new(reader))?;
+                continue;
+            }
+            let mut text = String::new();
+            if let Err(e) = BufReader::new(file).read_to_string(&mut text) {
+                self.consumer.bad(&format!("{name}: cannot read: {e}"));
+                continue;
+            }
+            self.push(Item {
+                source: name,
+                pack: None,
+                input: Input::Text(text),
+            })?;
+        }
+        self.flush()?;
+        Ok(streams)
     }
 
     /// An NDJSON stream, one submission per non-blank line.

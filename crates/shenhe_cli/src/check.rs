@@ -4,7 +4,7 @@
 
 use std::{
     fs::File,
-    io::{self, BufReader, IsTerminal, Read, Write},
+    io::{self, IsTerminal, Read, Write},
     path::{Path, PathBuf},
     process::ExitCode,
 };
@@ -19,8 +19,8 @@ use shenhe::{
 };
 
 use crate::{
-    batchrun::{self, Consumer, Input, Item, Judged, Runner},
-    html, load, render, sheets,
+    batchrun::{self, Consumer, Judged, Runner},
+    html, load, render,
 };
 
 /// How `check` writes what it found.
@@ -46,10 +46,6 @@ pub struct Options<'a> {
     pub jobs: usize,
     /// Run every script in Rhai's interpreter (no compiled path).
     pub interpreter_only: bool,
-}
-
-fn is_stream(path: &Path) -> bool {
-    path.as_os_str() == "-" || path.extension().is_some_and(|e| e == "ndjson" || e == "jsonl")
 }
 
 /// Prints each report as it comes and folds it into the batch.
@@ -82,24 +78,11 @@ impl Printer<'_> {
         }
     }
 
-    fn bad(&mut self, message: &str) {
-        self.bad_input = true;
-        self.note(message);
-    }
-
     fn count(&mut self) {
         self.judged += 1;
         if self.judged.is_multiple_of(64) {
             self.progress.set_message(format!("{} 份已审核 checked", self.judged));
         }
-    }
-
-    /// A file of `bytes` is next: the bar follows the bytes read.
-    fn start_file(&mut self, bytes: u64) {
-        self.progress
-            .set_style(style("{spinner} [{bar:30}] {bytes}/{total_bytes}  {msg}  {elapsed} (ETA {eta})"));
-        self.progress.set_position(0);
-        self.progress.set_length(bytes);
     }
 }
 
@@ -131,6 +114,20 @@ impl Consumer for Printer<'_> {
 
     fn rows_read(&mut self, rows: u64) {
         self.progress.inc(rows);
+    }
+
+    fn bad(&mut self, message: &str) {
+        self.bad_input = true;
+        self.note(message);
+    }
+
+    /// A file of `bytes` is next: the bar follows the bytes read.
+    fn start_file(&mut self, bytes: u64, file: File) -> Box<dyn Read + Send> {
+        self.progress
+            .set_style(style("{spinner} [{bar:30}] {bytes}/{total_bytes}  {msg}  {elapsed} (ETA {eta})"));
+        self.progress.set_position(0);
+        self.progress.set_length(bytes);
+        Box::new(self.progress.wrap_read(file))
     }
 }
 
@@ -196,46 +193,7 @@ pub fn run(o: &Options<'_>) -> Result<ExitCode> {
         bad_input: false,
     };
     let mut runner = Runner::new(&rules, o.pack, None, printer).with_jobs(o.jobs);
-    let mut streams = 0;
-    for path in o.files {
-        let name = path.display().to_string();
-        if path.as_os_str() == "-" {
-            streams += 1;
-            runner.run_stream("-", io::stdin().lock())?;
-            continue;
-        }
-        if sheets::is_sheet(path) {
-            if let Err(e) = runner.run_sheet(&mappings, o.pack, &sheets::Source::File(path)) {
-                runner.consumer.bad(&format!("{e:#}"));
-            }
-            continue;
-        }
-        let file = match File::open(path) {
-            Ok(f) => f,
-            Err(e) => {
-                runner.consumer.bad(&format!("{name}: cannot read: {e}"));
-                continue;
-            }
-        };
-        if is_stream(path) {
-            streams += 1;
-            runner.consumer.start_file(file.metadata().map_or(0, |m| m.len()));
-            let bar = runner.consumer.progress.clone();
-            runner.run_stream(&name, BufReader::new(bar.wrap_read(file)))?;
-            continue;
-        }
-        let mut text = String::new();
-        if let Err(e) = BufReader::new(file).read_to_string(&mut text) {
-            runner.consumer.bad(&format!("{name}: cannot read: {e}"));
-            continue;
-        }
-        runner.push(Item {
-            source: name,
-            pack: None,
-            input: Input::Text(text),
-        })?;
-    }
-    runner.flush()?;
+    let streams = runner.run_files(o.files, &mappings, o.pack)?;
     let is_batch = streams > 0 || runner.from_sheet || o.files.len() > 1;
     let Printer {
         batch,

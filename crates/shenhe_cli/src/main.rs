@@ -5,15 +5,22 @@ mod batchrun;
 mod check;
 mod corpus;
 mod delivery;
+mod diff;
 mod export;
 mod html;
 mod load;
+mod mutate_cmd;
 mod render;
 mod serve;
 mod sheets;
 mod test_cmd;
 
 use std::{path::PathBuf, process::ExitCode};
+
+/// mimalloc: a third fewer instructions than glibc's malloc on a checked submission
+/// (BENCHMARKS.md, issue 10 step 4). Allocation never changes a report.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -30,6 +37,14 @@ struct Cli {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum DiffFormat {
+    /// A plain listing.
+    Text,
+    /// One self-contained page.
+    Html,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum Format {
     /// Readable zh-CN/English listing (coloured on a terminal).
     Text,
@@ -104,6 +119,53 @@ enum Command {
         /// Only run cases whose name contains this text.
         #[arg(long, value_name = "TEXT")]
         filter: Option<String>,
+        /// Mutation testing instead: make small slips in every rule of every
+        /// pack (or of pack PACK), run the fixtures on each, and list the ones
+        /// no case notices as `file:line: what changed`.
+        #[arg(long, value_name = "PACK", num_args = 0..=1, default_missing_value = "", conflicts_with = "filter")]
+        mutate: Option<String>,
+        /// With --mutate: fail when a pack's fixtures kill less than this
+        /// percentage of its mutants.
+        #[arg(long, value_name = "PERCENT", default_value_t = 97.0, requires = "mutate")]
+        min_score: f64,
+        /// With --mutate: mutants judged at once (default: every core).
+        #[arg(long, value_name = "N", requires = "mutate")]
+        jobs: Option<usize>,
+    },
+    /// What a change to the rules would change: judge the same submissions
+    /// with the old and the new rules, and list the submissions that change
+    /// status and the findings that appear or disappear, per rule.
+    ///
+    /// Run it before publishing a new threshold. Exit code 0: nothing
+    /// changes; 1: something does; 2: an input could not be read.
+    #[command(
+        after_help = "Examples:\n  shenhe diff --old rules --new rules-2025 teams.ndjson\n  shenhe diff --old rules --new rules-2025 --db shenhe.db --format html > impact.html"
+    )]
+    Diff {
+        /// The rules in force: a directory of packs, one pack directory, or a bundle.
+        #[arg(long, value_name = "DIR|BUNDLE")]
+        old: PathBuf,
+        /// The rules as changed.
+        #[arg(long, value_name = "DIR|BUNDLE")]
+        new: PathBuf,
+        /// A `shenhe serve` database: compare on the submissions it stored, as it judged them.
+        #[arg(long, value_name = "DB")]
+        db: Option<PathBuf>,
+        /// Use this pack id instead of matching on the submission's form and policy.
+        #[arg(long, value_name = "ID")]
+        pack: Option<String>,
+        /// Output format: `text`, or `html` for a reviewer.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Text)]
+        format: DiffFormat,
+        /// Examples shown per status change and per rule.
+        #[arg(long, value_name = "N", default_value_t = 3)]
+        examples: usize,
+        /// Threads that judge submissions; 0 (the default) uses every core.
+        #[arg(long, short = 'j', value_name = "N", default_value_t = 0)]
+        jobs: usize,
+        /// Submission files, as `shenhe check` takes them (.json, .ndjson/.jsonl, .csv, .xlsx).
+        #[arg(value_name = "INPUT")]
+        files: Vec<PathBuf>,
     },
     /// Compile a pack directory into one bundle JSON file (what the browser fetches).
     Bundle {
@@ -344,7 +406,43 @@ fn main() -> ExitCode {
             jobs,
             interpreter_only,
         }),
-        Command::Test { rules, filter } => test_cmd::run(&rules, filter.as_deref()),
+        Command::Test {
+            rules, filter, mutate: None, ..
+        } => test_cmd::run(&rules, filter.as_deref()),
+        Command::Test {
+            rules,
+            mutate: Some(pack),
+            min_score,
+            jobs,
+            ..
+        } => mutate_cmd::run(
+            &rules,
+            Some(pack.as_str()).filter(|p| !p.is_empty()),
+            min_score,
+            jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, std::num::NonZero::get)),
+        ),
+        Command::Diff {
+            old,
+            new,
+            db,
+            pack,
+            format,
+            examples,
+            jobs,
+            files,
+        } => diff::run(&diff::Options {
+            old: &old,
+            new: &new,
+            files: &files,
+            db: db.as_deref(),
+            pack: pack.as_deref(),
+            format: match format {
+                DiffFormat::Text => diff::Format::Text,
+                DiffFormat::Html => diff::Format::Html,
+            },
+            examples,
+            jobs,
+        }),
         Command::Bundle { pack, output } => bundle(&pack, &output),
         Command::Export { rules, out } => export::run(&rules, &out),
         Command::Corpus { rules, out, names } => corpus::run(&rules, &out, &names),

@@ -53,6 +53,8 @@ pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
         let load_base = |name: &str| load::read_json(&tests.join(name));
         let mut fires: BTreeMap<String, usize> = BTreeMap::new();
         let mut quiet: BTreeMap<String, usize> = BTreeMap::new();
+        // (rule, variant) of every declared outcome a passing case shows firing.
+        let mut outcomes: BTreeSet<(String, String)> = BTreeSet::new();
         // The rule headers, parsed once when the pack was compiled.
         let Some(compiled) = rules.pack(id) else { continue };
         println!("pack {id}");
@@ -69,6 +71,9 @@ pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
                     println!("  ok   {}", result.name);
                     for f in &case.expect.findings {
                         *fires.entry(f.rule.clone()).or_default() += 1;
+                        if let Some(v) = &f.variant {
+                            outcomes.insert((f.rule.clone(), v.clone()));
+                        }
                     }
                     for r in compiled.rules() {
                         let listed = case.expect.findings.iter().any(|f| f.rule == r.id);
@@ -94,6 +99,11 @@ pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
                 if failures.is_empty() {
                     passed += 1;
                     println!("  ok   {}", case.name);
+                    for f in &found {
+                        if let Some(v) = &f.variant {
+                            outcomes.insert((f.rule.clone(), v.clone()));
+                        }
+                    }
                     for meta in compiled.batch_rules() {
                         if found.iter().any(|f| f.rule == meta.id) {
                             *fires.entry(meta.id.clone()).or_default() += 1;
@@ -122,6 +132,15 @@ pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
                         "  FAIL coverage {}: {f} passing case(s) where it fires, {q} where it must not (each needs ≥1)",
                         meta.id
                     );
+                }
+                for v in meta.variants.keys() {
+                    if !outcomes.contains(&(meta.id.clone(), v.clone())) {
+                        failed += 1;
+                        println!(
+                            "  FAIL coverage {} variant {v}: no passing case expects it to fire (give \"variant\": \"{v}\")",
+                            meta.id
+                        );
+                    }
                 }
             }
         }

@@ -198,3 +198,150 @@ fn cli_test_on_a_bundle_refuses_with_exit_2() {
     assert!(stdout(&o).contains("bundles carry no fixtures"), "{}", stdout(&o));
     let _ = std::fs::remove_file(&bundle);
 }
+
+/// A one-rule pack in a temporary directory: T-01 fires when `n > 10`, with
+/// fixtures for `n = 11` (fires) and `n = 5` (quiet), and `extra` cases.
+fn mutation_pack(name: &str, extra: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("shenhe-mutate-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("rules")).unwrap();
+    std::fs::create_dir_all(dir.join("tests")).unwrap();
+    let files = [
+        (
+            "pack.toml",
+            "id = \"tiny\"\nversion = \"1\"\nform = \"tiny_form\"\n[policy]\nprogram = \"p\"\nyear = 2024\nregion = \"CN\"\n[effective]\nfrom = \"2024-01-01\"\nto = \"2024-12-31\"\n",
+        ),
+        (
+            "schema.json",
+            r#"{"type":"object","required":["form","n"],"properties":{"n":{"type":"integer"}}}"#,
+        ),
+        ("messages.toml", "[\"T-01\"]\nzh = \"不超过10，填写为{n}\"\nen = \"at most 10, got {n}\"\n"),
+        (
+            "rules/t01.rhai",
+            "//! id: T-01\n//! severity: error\n//! seed: test\nif submission.n > 10 { fail(\"/n\", #{ n: submission.n }); }\n",
+        ),
+    ];
+    for (f, text) in files {
+        std::fs::write(dir.join(f), text).unwrap();
+    }
+    let case = |name: &str, n: i64, fires: bool| {
+        let expect = if fires {
+            format!(r#"{{"findings": [{{"rule": "T-01", "path": "/n", "params": {{"n": {n}}}}}], "exact": true}}"#)
+        } else {
+            r#"{"findings": [], "absent": ["T-01"], "exact": true}"#.to_owned()
+        };
+        format!(
+            r#"{{"name": "{name}", "submission": {{"form": "tiny_form", "policy": {{"program": "p", "year": 2024, "region": "CN"}}, "n": {n}}}, "expect": {expect}}}"#
+        )
+    };
+    let mut cases = vec![case("t01/eleven_fires", 11, true), case("t01/five_passes", 5, false)];
+    if extra == "boundary" {
+        cases.push(case("t01/ten_passes", 10, false));
+    }
+    std::fs::write(dir.join("tests/t01.json"), format!("[{}]", cases.join(","))).unwrap();
+    dir
+}
+
+#[test]
+fn cli_test_mutate_lists_a_surviving_boundary_and_fails_below_the_score() {
+    let dir = mutation_pack("weak", "");
+    let o = shenhe(&["test", "--rules", dir.to_str().unwrap(), "--mutate"], None);
+    let out = stdout(&o);
+    // `>` → `>=` survives (no case at n = 10); `10` → `11` is killed by n = 11.
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("pack tiny: 2 mutants, 1 killed, 1 survived: 50.0 %"), "{out}");
+    assert!(out.contains("survived  rules/t01.rhai:4:17: `>` → `>=`"), "{out}");
+    // A lower bar passes the same pack.
+    let o = shenhe(&["test", "--rules", dir.to_str().unwrap(), "--mutate", "--min-score", "50"], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The case at the boundary kills it.
+    let dir = mutation_pack("strong", "boundary");
+    let o = shenhe(&["test", "--rules", dir.to_str().unwrap(), "--mutate", "tiny"], None);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("pack tiny: 2 mutants, 2 killed, 0 survived: 100.0 %"), "{out}");
+    // An unknown pack id is refused, not a silent pass.
+    let o = shenhe(&["test", "--rules", dir.to_str().unwrap(), "--mutate", "no-such-pack"], None);
+    assert_eq!(o.status.code(), Some(2), "{}", stdout(&o));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn cli_diff_shows_what_a_new_threshold_changes() {
+    // The new rules need teams of 7: the six-member team starts failing NT-01,
+    // and the four-member team (rejected for other reasons too) keeps failing it.
+    let new = std::env::temp_dir().join(format!("shenhe-diff-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&new);
+    copy_dir(&root().join("rules/national-medical-team-2024"), &new);
+    let params = std::fs::read_to_string(new.join("params.toml")).unwrap();
+    assert!(params.contains("min_team_size = 5"));
+    std::fs::write(new.join("params.toml"), params.replace("min_team_size = 5", "min_team_size = 7")).unwrap();
+    let inputs = ["tests/samples/nt-team-ok.json", "tests/samples/nt-team-four-members.json"];
+    let old = "rules/national-medical-team-2024";
+    let mut args = vec!["diff", "--old", old, "--new", new.to_str().unwrap()];
+    args.extend(inputs);
+    let o = shenhe(&args, None);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("2 submissions judged by both rule sets; 1 change status"), "{out}");
+    assert!(out.contains("accepted → rejected: 1   e.g. tests/samples/nt-team-ok.json"), "{out}");
+    // The four-member team's NT-01 stays (the same rule, severity and path).
+    assert!(out.contains("NT-01: +1 −0"), "{out}");
+    assert!(
+        out.contains("+ tests/samples/nt-team-ok.json /members: 每支国家医疗队不少于7人，本队6人（NT-01）"),
+        "{out}"
+    );
+    // The page for a reviewer says the same.
+    args.extend(["--format", "html"]);
+    let o = shenhe(&args, None);
+    let page = stdout(&o);
+    assert!(
+        page.starts_with("<!doctype html>") && page.contains("<td>NT-01</td><td>1</td><td>0</td>"),
+        "{page}"
+    );
+    // The same rules on both sides change nothing.
+    let mut same = vec!["diff", "--old", old, "--new", old];
+    same.extend(inputs);
+    let o = shenhe(&same, None);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("0 change status"));
+    // stdin cannot be read twice.
+    let o = shenhe(&["diff", "--old", old, "--new", old, "-"], Some(""));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read stdin"));
+    let _ = std::fs::remove_dir_all(&new);
+}
+
+#[test]
+fn cli_diff_reads_a_servers_stored_submissions() {
+    let db = std::env::temp_dir().join(format!("shenhe-diff-{}.db", std::process::id()));
+    let _ = std::fs::remove_file(&db);
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute_batch("CREATE TABLE submissions (id INTEGER PRIMARY KEY, submission TEXT NOT NULL);")
+        .unwrap();
+    for f in ["tests/samples/nt-team-ok.json", "tests/samples/nt-team-four-members.json"] {
+        let text = std::fs::read_to_string(root().join(f)).unwrap();
+        conn.execute("INSERT INTO submissions (submission) VALUES (?1)", [text]).unwrap();
+    }
+    drop(conn);
+    let rules = "rules/national-medical-team-2024";
+    let o = shenhe(&["diff", "--old", rules, "--new", rules, "--db", db.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
+    assert!(stdout(&o).contains("2 submissions judged by both rule sets; 0 change status"), "{}", stdout(&o));
+    let _ = std::fs::remove_file(&db);
+}

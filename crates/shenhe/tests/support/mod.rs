@@ -122,3 +122,21 @@ pub fn nt_corpus(n: usize) -> Vec<serde_json::Value> {
         })
         .collect()
 }
+
+/// The batch cases of a pack (`tests/batch/*.json`), and a loader for the
+/// base submissions they name.
+pub fn batch_cases(id: &str) -> (Vec<shenhe::fixtures::BatchCase>, impl Fn(&str) -> Result<serde_json::Value, String>) {
+    let tests = rules_dir().join(id).join("tests");
+    let mut cases = Vec::new();
+    if let Ok(dir) = fs::read_dir(tests.join("batch")) {
+        let mut files: Vec<_> = dir.map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for f in files {
+            cases.extend(shenhe::fixtures::parse_batch_cases(&fs::read_to_string(&f).unwrap()).unwrap());
+        }
+    }
+    let load = move |name: &str| -> Result<serde_json::Value, String> {
+        serde_json::from_str(&fs::read_to_string(tests.join(name)).map_err(|e| e.to_string())?).map_err(|e| e.to_string())
+    };
+    (cases, load)
+}

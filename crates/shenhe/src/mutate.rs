@@ -1,0 +1,271 @@
+//! Mutants of a pack's rules, for `shenhe test --mutate`: each is the pack
+//! with one small change in one rule script, the kind of slip a rule author
+//! makes. A pack's fixtures should notice every one ("kill" it); a mutant
+//! they miss ("survives") marks a boundary or an outcome no case pins.
+//!
+//! What is changed, one token at a time (read with Rhai's own tokenizer, so
+//! comments and strings are never touched):
+//! - comparisons: `<` ↔ `<=`, `>` ↔ `>=`, `==` ↔ `!=`;
+//! - boolean operators: `&&` ↔ `||`;
+//! - integer literals: `n` → `n + 1`;
+//! - `fail()` outcomes: a variant → the default outcome and → another
+//!   declared variant; the default outcome → the first declared variant.
+//!
+//! A mutant that cannot alter any report (an "equivalent" one) is left out
+//! when its line's comment says so, naming the change and why:
+//! `if d < 0 { 0 } // equivalent mutant `<` → `<=`: d is 0 only when both are 0`.
+
+use rhai::{Engine, Token};
+
+use crate::{PackSource, RuleMeta, pack::Script};
+
+/// The comment that marks a line whose mutants cannot change a report.
+pub const EQUIVALENT: &str = "equivalent mutant";
+
+/// One mutant: where, what changed, and the changed pack.
+#[derive(Debug, Clone)]
+pub struct Mutant {
+    /// The rule file (`rules/nt05_departure_window.rhai`).
+    pub file: String,
+    /// 1-based line of the change.
+    pub line: usize,
+    /// 1-based column (in characters) of the change.
+    pub column: usize,
+    /// What changed, e.g. ``"`>` → `>=`"``.
+    pub what: String,
+    /// The pack with the change, sealed (its hash covers the change).
+    pub pack: PackSource,
+}
+
+/// The mutants of every rule of `pack` (`rules/` and `batch/`), in file and
+/// source order, and how many were left out on lines marked [`EQUIVALENT`].
+#[must_use]
+pub fn mutants(pack: &PackSource) -> (Vec<Mutant>, usize) {
+    let engine = Engine::new_raw();
+    let mut out = Vec::new();
+    let mut skipped = 0;
+    for (batch, scripts) in [(false, &pack.rules), (true, &pack.batch)] {
+        for (k, script) in scripts.iter().enumerate() {
+            let variants: Vec<String> = RuleMeta::parse(&script.file, &script.source)
+                .map(|m| m.variants.into_keys().collect())
+                .unwrap_or_default();
+            for edit in edits(&engine, &script.source, &variants) {
+                if marked(&script.source, edit.line, &edit.what) {
+                    skipped += 1;
+                    continue;
+                }
+                let mut changed = pack.clone();
+                let target: &mut Script = if batch { &mut changed.batch[k] } else { &mut changed.rules[k] };
+                target.source.replace_range(edit.range.clone(), &edit.text);
+                let line_start = script.source[..edit.range.start].rfind('\n').map_or(0, |i| i + 1);
+                out.push(Mutant {
+                    file: script.file.clone(),
+                    line: edit.line,
+                    column: script.source[line_start..edit.range.start].chars().count() + 1,
+                    what: edit.what,
+                    pack: changed.seal(),
+                });
+            }
+        }
+    }
+    (out, skipped)
+}
+
+/// One change to a script's text.
+#[derive(Debug, PartialEq)]
+struct Edit {
+    line: usize,
+    range: std::ops::Range<usize>,
+    text: String,
+    what: String,
+}
+
+/// Whether `line` (1-based) marks the change `what` as [`EQUIVALENT`].
+fn marked(source: &str, line: usize, what: &str) -> bool {
+    source
+        .lines()
+        .nth(line - 1)
+        .and_then(|l| l.split_once("//"))
+        .is_some_and(|(_, c)| c.contains(EQUIVALENT) && c.contains(what))
+}
+
+/// The byte offset of a Rhai position (1-based line, 1-based character).
+fn offset(source: &str, line: usize, column: usize) -> Option<usize> {
+    let mut start = 0;
+    for (i, l) in source.split_inclusive('\n').enumerate() {
+        if i + 1 == line {
+            return l.char_indices().nth(column - 1).map(|(b, _)| start + b);
+        }
+        start += l.len();
+    }
+    None
+}
+
+/// The changes to make to one script.
+fn edits(engine: &Engine, source: &str, variants: &[String]) -> Vec<Edit> {
+    let inputs = [source];
+    // The tokenizer yields `EOF` for ever once the text ends.
+    let tokens: Vec<(Token, rhai::Position)> = engine.lex(&inputs).0.take_while(|(t, _)| !matches!(t, Token::EOF)).collect();
+    let mut out = Vec::new();
+    let at = |i: usize| -> Option<(usize, usize)> {
+        let (_, pos) = &tokens[i];
+        let line = pos.line()?;
+        Some((line, offset(source, line, pos.position()?)?))
+    };
+    for i in 0..tokens.len() {
+        let swap = match &tokens[i].0 {
+            Token::LessThan => Some(("<", "<=")),
+            Token::LessThanEqualsTo => Some(("<=", "<")),
+            Token::GreaterThan => Some((">", ">=")),
+            Token::GreaterThanEqualsTo => Some((">=", ">")),
+            Token::EqualsTo => Some(("==", "!=")),
+            Token::NotEqualsTo => Some(("!=", "==")),
+            Token::And => Some(("&&", "||")),
+            Token::Or => Some(("||", "&&")),
+            _ => None,
+        };
+        if let Some((from, to)) = swap
+            && let Some((line, start)) = at(i)
+            && source[start..].starts_with(from)
+        {
+            out.push(Edit {
+                line,
+                range: start..start + from.len(),
+                text: to.into(),
+                what: format!("`{from}` → `{to}`"),
+            });
+        }
+        if let Token::IntegerConstant(n) = tokens[i].0
+            && let Some((line, start)) = at(i)
+            && let Some(next) = n.checked_add(1)
+        {
+            let len = source[start..].bytes().take_while(|b| b.is_ascii_alphanumeric() || *b == b'_').count();
+            out.push(Edit {
+                line,
+                range: start..start + len,
+                text: next.to_string(),
+                what: format!("`{}` → `{next}`", &source[start..start + len]),
+            });
+        }
+        if matches!(&tokens[i].0, Token::Identifier(name) if name.as_str() == "fail") && matches!(tokens.get(i + 1), Some((Token::LeftParen, _))) {
+            out.extend(fail_edits(&tokens, i + 2, variants, &at));
+        }
+    }
+    out
+}
+
+/// The outcome mutants of one `fail(` call whose arguments start at token `first`.
+fn fail_edits(tokens: &[(Token, rhai::Position)], first: usize, variants: &[String], at: &dyn Fn(usize) -> Option<(usize, usize)>) -> Vec<Edit> {
+    // The first comma at the call's own depth ends the path argument.
+    let mut depth = 0usize;
+    let mut comma = None;
+    for (j, (t, _)) in tokens.iter().enumerate().skip(first) {
+        match t {
+            Token::LeftParen | Token::LeftBracket | Token::LeftBrace | Token::MapStart => depth += 1,
+            Token::RightParen | Token::RightBracket | Token::RightBrace if depth == 0 => break,
+            Token::RightParen | Token::RightBracket | Token::RightBrace => depth -= 1,
+            Token::Comma if depth == 0 => {
+                comma = Some(j);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let Some(comma) = comma else { return Vec::new() };
+    let (Some((line, comma_at)), Some((_, next_at))) = (at(comma), at(comma + 1)) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    match &tokens[comma + 1].0 {
+        // fail(path, "variant", params): to the default outcome, and to another variant.
+        Token::StringConstant(v) if matches!(tokens.get(comma + 2), Some((Token::Comma, _))) => {
+            let Some((_, after)) = at(comma + 2) else { return out };
+            out.push(Edit {
+                line,
+                range: comma_at..after,
+                text: String::new(),
+                what: format!("fail() outcome `{v}` → the default"),
+            });
+            if let Some(other) = variants.iter().find(|w| w.as_str() != v.as_str()) {
+                out.push(Edit {
+                    line,
+                    range: next_at..after,
+                    text: format!("{other:?}"),
+                    what: format!("fail() outcome `{v}` → `{other}`"),
+                });
+            }
+        }
+        // fail(path, params) in a rule with variants: to the first variant.
+        _ => {
+            if let Some(v) = variants.first() {
+                out.push(Edit {
+                    line,
+                    range: comma_at..comma_at + 1,
+                    text: format!(", {v:?},"),
+                    what: format!("fail() default outcome → `{v}`"),
+                });
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn apply(source: &str, e: &Edit) -> String {
+        let mut s = source.to_owned();
+        s.replace_range(e.range.clone(), &e.text);
+        s
+    }
+
+    #[test]
+    fn mutate_comparisons_booleans_and_integers_but_not_comments_or_strings() {
+        let src = "// a > b in a comment\nif x >= 5 && y != \"<\" { fail(\"/a\", #{ n: 1 }); }\n";
+        let engine = Engine::new_raw();
+        let got: Vec<String> = edits(&engine, src, &[])
+            .iter()
+            .map(|e| apply(src, e).lines().nth(1).unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            got,
+            [
+                "if x > 5 && y != \"<\" { fail(\"/a\", #{ n: 1 }); }",
+                "if x >= 6 && y != \"<\" { fail(\"/a\", #{ n: 1 }); }",
+                "if x >= 5 || y != \"<\" { fail(\"/a\", #{ n: 1 }); }",
+                "if x >= 5 && y == \"<\" { fail(\"/a\", #{ n: 1 }); }",
+                "if x >= 5 && y != \"<\" { fail(\"/a\", #{ n: 2 }); }",
+            ]
+        );
+    }
+
+    #[test]
+    fn mutate_fail_outcomes() {
+        let variants = ["above".to_owned(), "below".to_owned()];
+        let engine = Engine::new_raw();
+        let src = "fail(ptr(\"a\", i), \"below\", #{ n: n });";
+        let got: Vec<String> = edits(&engine, src, &variants).iter().map(|e| apply(src, e)).collect();
+        assert!(got.contains(&"fail(ptr(\"a\", i), #{ n: n });".to_owned()), "{got:?}");
+        assert!(got.contains(&"fail(ptr(\"a\", i), \"above\", #{ n: n });".to_owned()), "{got:?}");
+        let src = "fail(\"/a\", #{ n: n });";
+        let got: Vec<String> = edits(&engine, src, &variants).iter().map(|e| apply(src, e)).collect();
+        assert_eq!(got, ["fail(\"/a\", \"above\", #{ n: n });"]);
+    }
+
+    #[test]
+    fn mutate_offsets_count_characters_not_bytes() {
+        let src = "let s = \"驻点\"; if s.len() > 2 { }";
+        let engine = Engine::new_raw();
+        let e = &edits(&engine, src, &[])[0];
+        assert_eq!(apply(src, e), "let s = \"驻点\"; if s.len() >= 2 { }");
+    }
+
+    #[test]
+    fn mutate_honours_the_equivalent_mark() {
+        let src = "a\nif x > 0 || y { } // equivalent mutant `>` → `>=`: x is never 0\n";
+        assert!(marked(src, 2, "`>` → `>=`"));
+        assert!(!marked(src, 2, "`||` → `&&`"));
+        assert!(!marked("a\nif x > 0 { }\n", 2, "`>` → `>=`"));
+    }
+}
