@@ -25,6 +25,12 @@ fn read_pack(dir: &Path) -> PackSource {
             }
         }
     }
+    // The shared rules its pack.toml imports (rules/_shared/).
+    let manifest = files.iter().find(|(p, _)| p == "pack.toml").map(|(_, t)| t.clone()).unwrap();
+    for name in shenhe::pack::imports_of(&manifest).unwrap() {
+        let text = fs::read_to_string(dir.parent().unwrap().join("_shared").join(&name)).unwrap();
+        files.push((format!("{}{name}", shenhe::pack::SHARED), text));
+    }
     PackSource::from_files(files.iter().map(|(a, b)| (a.as_str(), b.as_str()))).unwrap()
 }
 

@@ -82,6 +82,10 @@ impl CompiledPack {
                 helpers::drain_emitted();
                 helpers::native::reset_charges();
                 let done = p.run(&inputs, &limits).is_ok();
+                #[cfg(feature = "coverage")]
+                if !done {
+                    crate::coverage::fell_back(&self.manifest.id, &rule.meta.file);
+                }
                 let emitted = helpers::drain_emitted();
                 done.then(|| emitted.into_iter().map(|e| self.finding(&rule.meta, e)).collect())
             })

@@ -184,17 +184,17 @@ impl CompiledPack {
             Some((l, text)) => compiled::functions(&engine, l, text),
             None => Ok(compiled::Functions::default()),
         };
-        let fast = |ast: &AST, text: &str, inputs: &[&str]| -> Fast {
+        let fast = |ast: &AST, text: &str, inputs: &[&str], file: &str| -> Fast {
             if !options.compiled {
                 return Err(compiled::Unsupported("the compiled path is off".into()));
             }
             let lib = lib_fns.as_ref().map_err(|e| compiled::Unsupported(format!("lib.rhai: {}", e.0)))?;
-            compiled::compile(&engine, inputs, lib, ast, text, &crate::helpers::NATIVES, &m.limits)
+            compiled::compile(&engine, inputs, lib, ast, text, &crate::helpers::NATIVES, &m.limits, (&m.id, file))
         };
         let derive = match &source.derive {
             Some(s) => {
                 let ast = compile_in(&engine, &compile_scope(), &m.id, &s.file, &s.source)?;
-                let f = fast(&ast, &s.source, &RULE_INPUTS[..2]);
+                let f = fast(&ast, &s.source, &RULE_INPUTS[..2], &s.file);
                 Some((with_lib(&ast), f))
             }
             None => None,
@@ -217,7 +217,7 @@ impl CompiledPack {
                 }
                 let ast = compile_in(&engine, scope, &m.id, &s.file, &s.source)?;
                 let inputs: &[&str] = if batch { &BATCH_INPUTS } else { &RULE_INPUTS };
-                let f = fast(&ast, &s.source, inputs);
+                let f = fast(&ast, &s.source, inputs, &s.file);
                 out.push(CompiledRule {
                     meta,
                     ast: with_lib(&ast),

@@ -163,6 +163,10 @@ struct Cx<'a> {
     max: usize,
     fn_index: &'a HashMap<(String, usize), usize>,
     natives: &'static Natives,
+    /// The script whose statements get coverage probes (`coverage::measure`).
+    /// With the line offset of a function body parsed on its own.
+    #[cfg(feature = "coverage")]
+    cover: Option<(std::sync::Arc<crate::coverage::Script>, usize)>,
 }
 
 impl Cx<'_> {
@@ -218,7 +222,9 @@ fn body_text(source: &str, start: rhai::Position, end: rhai::Position) -> Option
 /// parsed once on its own: a pack parses its `lib.rhai` functions once and
 /// every script's compiled form shares them.
 #[derive(Default)]
-pub(crate) struct Functions(Vec<(ImmutableString, Vec<ImmutableString>, AST)>);
+/// Each: name, parameters, body, and the body's first line in the source
+/// minus one (the body is parsed on its own, from its own line 1).
+pub(crate) struct Functions(Vec<(ImmutableString, Vec<ImmutableString>, AST, usize)>);
 
 /// Parses the functions `ast` defines out of its source `text`.
 pub(crate) fn functions(engine: &rhai::Engine, ast: &AST, text: &str) -> C<Functions> {
@@ -238,7 +244,8 @@ pub(crate) fn functions(engine: &rhai::Engine, ast: &AST, text: &str) -> C<Funct
         if body_ast.iter_fn_def().next().is_some() {
             return no("a function inside a function");
         }
-        out.push((f.name.clone(), f.params.iter().cloned().collect(), body_ast));
+        let offset = f.body.start_position().line().unwrap_or(1) - 1;
+        out.push((f.name.clone(), f.params.iter().cloned().collect(), body_ast, offset));
     }
     Ok(Functions(out))
 }
@@ -247,6 +254,7 @@ pub(crate) fn functions(engine: &rhai::Engine, ast: &AST, text: &str) -> C<Funct
 /// script's own (`ast`, from `text`), whose statements are the main body; a
 /// script's function overrides a library one, as Rhai merges them. `inputs`
 /// are the names of the variables the host provides.
+#[allow(clippy::too_many_arguments, reason = "the script, its library, its host and its limits")]
 pub(crate) fn compile(
     engine: &rhai::Engine,
     inputs: &[&str],
@@ -255,22 +263,31 @@ pub(crate) fn compile(
     text: &str,
     natives: &'static Natives,
     limits: &Limits,
+    (pack, file): (&str, &str),
 ) -> C<Program> {
     let own = functions(engine, ast, text)?;
-    let mut defs: Vec<(&[ImmutableString], &AST)> = Vec::new();
+    // Per function: parameters, body, and (for coverage) its file and line offset.
+    let mut defs: Vec<(&[ImmutableString], &AST, &str, usize)> = Vec::new();
     let mut fn_index = HashMap::new();
-    for (name, params, body) in lib.0.iter().chain(&own.0) {
+    let from_lib = lib.0.len();
+    for (k, (name, params, body, offset)) in lib.0.iter().chain(&own.0).enumerate() {
         fn_index.insert((name.to_string(), params.len()), defs.len());
-        defs.push((params, body));
+        defs.push((params, body, if k < from_lib { "lib.rhai" } else { file }, *offset));
     }
+    #[cfg(feature = "coverage")]
+    let covered = |file: &str, offset: usize| crate::coverage::active().then(|| (std::sync::Arc::new((pack.to_owned(), file.to_owned())), offset));
+    #[cfg(not(feature = "coverage"))]
+    let _ = (pack, file);
     // A compile-time scope with `names` declared (constants for the host's inputs).
-    let scope_of = |names: &[ImmutableString], constant: bool| {
+    let scope_of = |names: &[ImmutableString], constant: bool, _file: &str, _offset: usize| {
         let mut cx = Cx {
             names: Vec::new(),
             next: 0,
             max: 0,
             fn_index: &fn_index,
             natives,
+            #[cfg(feature = "coverage")]
+            cover: covered(_file, _offset),
         };
         for n in names {
             cx.declare(n, constant);
@@ -278,15 +295,15 @@ pub(crate) fn compile(
         cx
     };
     let mut fns = Vec::with_capacity(defs.len());
-    for (params, body) in &defs {
-        let mut cx = scope_of(params, false);
+    for (params, body, file, offset) in &defs {
+        let mut cx = scope_of(params, false, file, *offset);
         // A function outside the subset gives up when called: the scripts that
         // never call it stay compiled, and those that do rerun in the interpreter.
         let code = block(&mut cx, body.statements()).unwrap_or_else(|_| Box::new(|_| Err(Stop::Bail)));
         fns.push(FnBody { slots: cx.max, body: code });
     }
     let input_names: Vec<ImmutableString> = inputs.iter().map(|n| (*n).into()).collect();
-    let mut cx = scope_of(&input_names, true);
+    let mut cx = scope_of(&input_names, true, file, 0);
     let main = block(&mut cx, ast.statements())?;
     let slots = cx.max.max(fns.iter().map(|f| f.slots).max().unwrap_or(0));
     // The interpreter's scope holds every live variable; stay well inside it.
@@ -317,8 +334,21 @@ fn truthy(v: &Dynamic) -> Result<bool, Stop> {
     v.as_bool().map_err(|_| Stop::Bail)
 }
 
-#[allow(clippy::too_many_lines, reason = "one arm per statement kind")]
 fn stmt(cx: &mut Cx<'_>, s: &Stmt) -> C<Code> {
+    let code = statement(cx, s)?;
+    #[cfg(feature = "coverage")]
+    if let (Some((script, offset)), Some(line)) = (&cx.cover, s.position().line()) {
+        let probe = crate::coverage::probe(script, line + offset);
+        return Ok(Box::new(move |run| {
+            probe();
+            code(run)
+        }));
+    }
+    Ok(code)
+}
+
+#[allow(clippy::too_many_lines, reason = "one arm per statement kind")]
+fn statement(cx: &mut Cx<'_>, s: &Stmt) -> C<Code> {
     Ok(match s {
         Stmt::Noop(..) => Box::new(|_| Ok(Dynamic::UNIT)),
         Stmt::Expr(e) => expr(cx, e)?,

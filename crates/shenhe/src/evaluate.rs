@@ -73,6 +73,8 @@ impl CompiledPack {
                     Some(m) => derived_map = m,
                     None => {
                         helpers::native::reset_charges();
+                        #[cfg(feature = "coverage")]
+                        crate::coverage::fell_back(&self.manifest.id, "derive.rhai");
                         match self.interpret_derive(ast, &inputs[0]) {
                             Ok(m) => derived_map = m,
                             Err(f) => findings.push(*f),
@@ -107,6 +109,8 @@ impl CompiledPack {
                     // Rerun in the interpreter: what the compiled run emitted is dropped.
                     helpers::drain_emitted();
                     helpers::native::reset_charges();
+                    #[cfg(feature = "coverage")]
+                    crate::coverage::fell_back(&self.manifest.id, &rule.meta.file);
                 }
                 let scope = scope.get_or_insert_with(|| {
                     let mut s = Scope::new();

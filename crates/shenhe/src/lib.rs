@@ -14,6 +14,8 @@ pub mod batch;
 mod batch_rules;
 mod compile;
 mod compiled;
+#[cfg(feature = "coverage")]
+pub mod coverage;
 pub mod division;
 pub mod document;
 mod engine;

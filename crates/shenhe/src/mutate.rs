@@ -1,6 +1,7 @@
 //! Mutants of a pack's rules, for `shenhe test --mutate`: each is the pack
-//! with one small change in one rule script, the kind of slip a rule author
-//! makes. A pack's fixtures should notice every one ("kill" it); a mutant
+//! with one small change in one of its scripts (a rule, `lib.rhai` or
+//! `derive.rhai`, whose figures the rules read), the kind of slip a rule
+//! author makes. A pack's fixtures should notice every one ("kill" it); a mutant
 //! they miss ("survives") marks a boundary or an outcome no case pins.
 //!
 //! What is changed, one token at a time (read with Rhai's own tokenizer, so
@@ -13,7 +14,10 @@
 //!
 //! A mutant that cannot alter any report (an "equivalent" one) is left out
 //! when its line's comment says so, naming the change and why:
-//! `if d < 0 { 0 } // equivalent mutant `<` → `<=`: d is 0 only when both are 0`.
+//! `if d < 0 { 0 } // equivalent mutant `<` → `<=`: at 0 both give 0`. Where
+//! the same change could be made at two places of the line, the mark names
+//! the column too, and only that one is left out:
+//! `// equivalent mutant column 23 `0` → `1`: …`.
 
 use rhai::{Engine, Token};
 
@@ -37,35 +41,61 @@ pub struct Mutant {
     pub pack: PackSource,
 }
 
-/// The mutants of every rule of `pack` (`rules/` and `batch/`), in file and
-/// source order, and how many were left out on lines marked [`EQUIVALENT`].
+/// Where a script sits in a pack.
+#[derive(Clone, Copy)]
+enum Place {
+    Lib,
+    Derive,
+    Rule(usize),
+    Batch(usize),
+}
+
+fn script_at(pack: &mut PackSource, at: Place) -> Option<&mut Script> {
+    match at {
+        Place::Lib => pack.lib.as_mut(),
+        Place::Derive => pack.derive.as_mut(),
+        Place::Rule(k) => pack.rules.get_mut(k),
+        Place::Batch(k) => pack.batch.get_mut(k),
+    }
+}
+
+/// The mutants of every script a rule runs: `lib.rhai`, `derive.rhai` (whose
+/// figures the rules read), `rules/` and `batch/`, in that order and in
+/// source order, and how many were left out as marked [`EQUIVALENT`].
 #[must_use]
 pub fn mutants(pack: &PackSource) -> (Vec<Mutant>, usize) {
     let engine = Engine::new_raw();
     let mut out = Vec::new();
     let mut skipped = 0;
-    for (batch, scripts) in [(false, &pack.rules), (true, &pack.batch)] {
-        for (k, script) in scripts.iter().enumerate() {
-            let variants: Vec<String> = RuleMeta::parse(&script.file, &script.source)
+    let places = [Place::Lib, Place::Derive]
+        .into_iter()
+        .chain((0..pack.rules.len()).map(Place::Rule))
+        .chain((0..pack.batch.len()).map(Place::Batch));
+    let mut original = pack.clone();
+    for at in places {
+        let Some(script) = script_at(&mut original, at).cloned() else { continue };
+        // Only a rule has outcomes to swap.
+        let variants: Vec<String> = match at {
+            Place::Rule(_) | Place::Batch(_) => RuleMeta::parse(&script.file, &script.source)
                 .map(|m| m.variants.into_keys().collect())
-                .unwrap_or_default();
-            for edit in edits(&engine, &script.source, &variants) {
-                if marked(&script.source, edit.line, &edit.what) {
-                    skipped += 1;
-                    continue;
-                }
-                let mut changed = pack.clone();
-                let target: &mut Script = if batch { &mut changed.batch[k] } else { &mut changed.rules[k] };
-                target.source.replace_range(edit.range.clone(), &edit.text);
-                let line_start = script.source[..edit.range.start].rfind('\n').map_or(0, |i| i + 1);
-                out.push(Mutant {
-                    file: script.file.clone(),
-                    line: edit.line,
-                    column: script.source[line_start..edit.range.start].chars().count() + 1,
-                    what: edit.what,
-                    pack: changed.seal(),
-                });
+                .unwrap_or_default(),
+            Place::Lib | Place::Derive => Vec::new(),
+        };
+        for edit in edits(&engine, &script.source, &variants) {
+            if marked(&script.source, edit.line, column_of(&script.source, edit.range.start), &edit.what) {
+                skipped += 1;
+                continue;
             }
+            let mut changed = pack.clone();
+            let Some(target) = script_at(&mut changed, at) else { continue };
+            target.source.replace_range(edit.range.clone(), &edit.text);
+            out.push(Mutant {
+                file: script.file.clone(),
+                line: edit.line,
+                column: column_of(&script.source, edit.range.start),
+                what: edit.what,
+                pack: changed.seal(),
+            });
         }
     }
     (out, skipped)
@@ -80,13 +110,24 @@ struct Edit {
     what: String,
 }
 
-/// Whether `line` (1-based) marks the change `what` as [`EQUIVALENT`].
-fn marked(source: &str, line: usize, what: &str) -> bool {
-    source
-        .lines()
-        .nth(line - 1)
-        .and_then(|l| l.split_once("//"))
-        .is_some_and(|(_, c)| c.contains(EQUIVALENT) && c.contains(what))
+/// The 1-based column, in characters, of byte `at`.
+fn column_of(source: &str, at: usize) -> usize {
+    let line_start = source[..at].rfind('\n').map_or(0, |i| i + 1);
+    source[line_start..at].chars().count() + 1
+}
+
+/// Whether `line` (1-based) marks the change `what` at `column` as
+/// [`EQUIVALENT`]: the comment names the change, and its column when it
+/// names any column.
+fn marked(source: &str, line: usize, column: usize, what: &str) -> bool {
+    source.lines().nth(line - 1).and_then(|l| l.split_once("//")).is_some_and(|(_, c)| {
+        c.contains(EQUIVALENT)
+            && if c.contains("column ") {
+                c.contains(&format!("column {column} {what}"))
+            } else {
+                c.contains(what)
+            }
+    })
 }
 
 /// The byte offset of a Rhai position (1-based line, 1-based character).
@@ -264,8 +305,12 @@ mod tests {
     #[test]
     fn mutate_honours_the_equivalent_mark() {
         let src = "a\nif x > 0 || y { } // equivalent mutant `>` → `>=`: x is never 0\n";
-        assert!(marked(src, 2, "`>` → `>=`"));
-        assert!(!marked(src, 2, "`||` → `&&`"));
-        assert!(!marked("a\nif x > 0 { }\n", 2, "`>` → `>=`"));
+        assert!(marked(src, 2, 6, "`>` → `>=`"));
+        assert!(!marked(src, 2, 10, "`||` → `&&`"));
+        assert!(!marked("a\nif x > 0 { }\n", 2, 6, "`>` → `>=`"));
+        // With a column, only the change there is left out.
+        let src = "a\nlet d = if d < 0 { 0 } else { d }; // equivalent mutant column 17 `0` → `1`: d is an integer\n";
+        assert!(marked(src, 2, 17, "`0` → `1`"));
+        assert!(!marked(src, 2, 21, "`0` → `1`"));
     }
 }

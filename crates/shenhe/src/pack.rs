@@ -123,6 +123,12 @@ pub struct Manifest {
     /// only to credentials whose division covers it (§4.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jurisdiction: Option<String>,
+    /// Rule files of the shared library (`rules/_shared/`) this pack runs as
+    /// its own, e.g. `yizhen_week/x02_money.rhai`: one source for a rule that
+    /// several packs apply. They are read as `shared/<name>`, and the bundle
+    /// carries them, so the pack's hash covers them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub imports: Vec<String>,
 }
 
 /// Which derived figures a batch summary adds up and which it averages.
@@ -181,6 +187,24 @@ pub struct PackSource {
     /// `sha256:` hash of everything above; filled in by [`PackSource::seal`].
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub hash: String,
+}
+
+/// Where a pack's imported shared rules sit among its files (`shared/<name>`).
+pub const SHARED: &str = "shared/";
+
+/// The shared rules a `pack.toml` imports (its `imports` list), so that a host
+/// can read them from `rules/_shared/` before [`PackSource::from_files`].
+///
+/// # Errors
+/// When `pack.toml` is not valid TOML.
+#[cfg(feature = "authoring")]
+pub fn imports_of(pack_toml: &str) -> Result<Vec<String>, Error> {
+    #[derive(Deserialize)]
+    struct Imports {
+        #[serde(default)]
+        imports: Vec<String>,
+    }
+    Ok(parse_toml::<Imports>("pack.toml", pack_toml)?.imports)
 }
 
 #[cfg(feature = "authoring")]
@@ -263,6 +287,10 @@ impl PackSource {
                     file: path,
                     source: text.to_owned(),
                 }),
+                p if p.starts_with(SHARED) && p.ends_with(".rhai") => rules.push(Script {
+                    file: path,
+                    source: text.to_owned(),
+                }),
                 _ => {}
             }
         }
@@ -276,6 +304,20 @@ impl PackSource {
             file: "schema.json".into(),
             message: "missing".into(),
         })?;
+        // Exactly the shared rules the manifest imports.
+        let shared: Vec<&str> = rules.iter().filter_map(|r| r.file.strip_prefix(SHARED)).collect();
+        if let Some(missing) = manifest.imports.iter().find(|i| !shared.contains(&i.as_str())) {
+            return Err(Error::PackFile {
+                file: "pack.toml".into(),
+                message: format!("imports {missing:?}, but rules/_shared/{missing} was not found"),
+            });
+        }
+        if let Some(extra) = shared.iter().find(|s| !manifest.imports.iter().any(|i| i == *s)) {
+            return Err(Error::PackFile {
+                file: format!("{SHARED}{extra}"),
+                message: "a shared rule that pack.toml does not import".into(),
+            });
+        }
         Ok(Self {
             format: BUNDLE_FORMAT.to_owned(),
             manifest,

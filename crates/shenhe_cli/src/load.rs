@@ -37,10 +37,25 @@ fn collect(dir: &Path, rel: &Path, out: &mut Vec<(String, String)>) -> Result<()
     Ok(())
 }
 
-/// The files of a pack directory, `tests/` excluded, as `(relative path, text)`.
+/// The files of a pack directory, `tests/` excluded, as `(relative path,
+/// text)`, and the shared rules its `pack.toml` imports from the library
+/// beside it (`../_shared/<name>`, given as `shared/<name>`).
 pub fn pack_files(dir: &Path) -> Result<Vec<(String, String)>> {
     let mut files = Vec::new();
     collect(dir, Path::new(""), &mut files)?;
+    let manifest = files.iter().find(|(p, _)| p == "pack.toml").map(|(_, t)| t.clone());
+    if let Some(text) = manifest {
+        let library = dir.parent().unwrap_or(dir).join("_shared");
+        for name in shenhe::pack::imports_of(&text).with_context(|| format!("pack {}", dir.display()))? {
+            if name.split('/').any(|part| part.is_empty() || part == "." || part == "..") {
+                bail!("{}: import {name:?} must be a path inside rules/_shared/", dir.join("pack.toml").display());
+            }
+            let path = library.join(&name);
+            let text = fs::read_to_string(&path)
+                .with_context(|| format!("{}: imports {name:?}, but {} cannot be read", dir.join("pack.toml").display(), path.display()))?;
+            files.push((format!("{}{name}", shenhe::pack::SHARED), text));
+        }
+    }
     Ok(files)
 }
 

@@ -131,6 +131,10 @@ enum Command {
         /// With --mutate: mutants judged at once (default: every core).
         #[arg(long, value_name = "N", requires = "mutate")]
         jobs: Option<usize>,
+        /// Also print which lines of each rule script the fixtures ran, per
+        /// pack and per file, with the lines no case reaches.
+        #[arg(long, conflicts_with = "mutate")]
+        coverage: bool,
     },
     /// What a change to the rules would change: judge the same submissions
     /// with the old and the new rules, and list the submissions that change
@@ -407,8 +411,12 @@ fn main() -> ExitCode {
             interpreter_only,
         }),
         Command::Test {
-            rules, filter, mutate: None, ..
-        } => test_cmd::run(&rules, filter.as_deref()),
+            rules,
+            filter,
+            mutate: None,
+            coverage,
+            ..
+        } => test_cmd::run(&rules, filter.as_deref(), coverage),
         Command::Test {
             rules,
             mutate: Some(pack),

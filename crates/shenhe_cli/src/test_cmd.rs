@@ -33,8 +33,46 @@ fn print_failure(name: &str, file: &Path, failures: &[String]) {
     }
 }
 
+/// Runs the fixtures; with `coverage`, also prints which lines of each
+/// script they ran.
+pub fn run(rules_path: &Path, filter: Option<&str>, coverage: bool) -> Result<ExitCode> {
+    if !coverage {
+        return run_fixtures(rules_path, filter);
+    }
+    let (code, seen) = shenhe::coverage::measure(|| run_fixtures(rules_path, filter));
+    print_coverage(&seen);
+    code
+}
+
+/// The coverage summary: per pack, then per script, the lines not run.
 #[allow(clippy::print_stdout, reason = "the test runner's output is its interface")]
-pub fn run(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
+fn print_coverage(c: &shenhe::coverage::Coverage) {
+    #[allow(clippy::cast_precision_loss, reason = "line counts are small")]
+    let pct = |ran: usize, all: usize| if all == 0 { 100.0 } else { ran as f64 * 100.0 / all as f64 };
+    println!("\nLine coverage of the rule scripts by the fixtures (lines that hold a statement):");
+    let packs: BTreeSet<&str> = c.lines.keys().map(|(p, _)| p.as_str()).collect();
+    for pack in packs {
+        let scripts: Vec<&shenhe::coverage::Script> = c.lines.keys().filter(|(p, _)| p == pack).collect();
+        let (ran, all) = scripts.iter().map(|s| c.counts(s)).fold((0, 0), |(a, b), (x, y)| (a + x, b + y));
+        println!("pack {pack}: {ran} of {all} lines ({:.1} %)", pct(ran, all));
+        for s in scripts {
+            let (r, a) = c.counts(s);
+            let missed: Vec<String> = c.lines[s].iter().filter(|(_, run)| !**run).map(|(l, _)| l.to_string()).collect();
+            let mut tail = if missed.is_empty() {
+                String::new()
+            } else {
+                format!("  not run: {}", missed.join(", "))
+            };
+            if let Some(n) = c.fallbacks.get(s) {
+                tail.push_str(&format!("  ({n} runs finished in the interpreter: lines after that point are not counted)"));
+            }
+            println!("  {:<48} {r:>3}/{a:<3} {:>5.1} %{tail}", s.1, pct(r, a));
+        }
+    }
+}
+
+#[allow(clippy::print_stdout, reason = "the test runner's output is its interface")]
+fn run_fixtures(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
     let (rules, packs) = load::load_rules(rules_path)?;
     if packs.iter().all(|p| p.dir.is_none()) {
         println!(

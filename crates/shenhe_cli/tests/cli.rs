@@ -345,3 +345,20 @@ fn cli_diff_reads_a_servers_stored_submissions() {
     assert!(stdout(&o).contains("2 submissions judged by both rule sets; 0 change status"), "{}", stdout(&o));
     let _ = std::fs::remove_file(&db);
 }
+
+#[test]
+fn cli_test_coverage_names_the_lines_no_case_runs() {
+    let dir = mutation_pack("coverage", "");
+    // A second branch that no fixture reaches (n is never above 1000).
+    std::fs::write(
+        dir.join("rules/t01.rhai"),
+        "//! id: T-01\n//! severity: error\n//! seed: test\nif submission.n > 10 {\n    fail(\"/n\", #{ n: submission.n });\n}\nif submission.n > 1000 {\n    fail(\"/n\", #{ n: submission.n });\n}\n",
+    )
+    .unwrap();
+    let o = shenhe(&["test", "--rules", dir.to_str().unwrap(), "--coverage"], None);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains("pack tiny: 3 of 4 lines (75.0 %)"), "{out}");
+    assert!(out.contains("rules/t01.rhai") && out.contains("3/4") && out.contains("not run: 8"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -132,6 +132,18 @@ fn is_money(x: &Dynamic) -> bool {
         .is_ok_and(|f| f >= 0.0 && f.is_finite() && ((f * 100.0).round() - f * 100.0).abs() < 1e-6)
 }
 
+/// An amount to add up: a number as it is, a decimal string that
+/// [`is_money`] accepts as its value, anything else 0 (it is X-02's finding).
+fn money_value(x: &Dynamic) -> Dynamic {
+    if x.is_int() || x.is_float() {
+        return x.clone();
+    }
+    match as_str(x) {
+        Some(s) if is_money(x) => s.trim().parse::<FLOAT>().map_or(Dynamic::from_int(0), Dynamic::from_float),
+        _ => Dynamic::from_int(0),
+    }
+}
+
 /// Every helper, as the compiled path calls it (the same closures the
 /// engines have registered).
 pub(crate) static NATIVES: std::sync::LazyLock<Natives> = std::sync::LazyLock::new(|| {
@@ -175,6 +187,7 @@ pub(crate) fn register(e: &mut Engine, t: &mut Natives) {
     def!(e, t, "is_blank", |x: Dynamic| as_str(&x).is_none_or(|s| s.trim().is_empty()));
     def!(e, t, "is_count", |x: Dynamic| is_count(&x));
     def!(e, t, "is_money", |x: Dynamic| is_money(&x));
+    def!(e, t, "money_value", |x: Dynamic| money_value(&x));
     def!(e, t, "is_true", |x: Dynamic| x.as_bool().unwrap_or(false));
     def!(e, t, "get", |m: Dynamic, key: ImmutableString| field(&m, &key));
 

@@ -30,6 +30,12 @@ fn collect(dir: &Path, rel: &str, out: &mut Vec<(String, String)>) {
 pub fn pack_source(id: &str) -> PackSource {
     let mut files = Vec::new();
     collect(&rules_dir().join(id), "", &mut files);
+    // The shared rules its pack.toml imports, as the CLI reads them.
+    let manifest = files.iter().find(|(p, _)| p == "pack.toml").map(|(_, t)| t.clone()).unwrap();
+    for name in shenhe::pack::imports_of(&manifest).unwrap() {
+        let text = fs::read_to_string(rules_dir().join("_shared").join(&name)).unwrap();
+        files.push((format!("{}{name}", shenhe::pack::SHARED), text));
+    }
     PackSource::from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap()
 }
 
