@@ -156,6 +156,26 @@ try {
   check((await page.locator("#verdict").getAttribute("class")).includes("stale"), "the last report is marked stale while the pack does not compile");
   await page.screenshot({ path: path.join(SHOTS, "05-playground-compile-error.png"), fullPage: true });
 
+  // The pack's fixtures run in the browser, against the pack as edited.
+  await page.locator("#reset").click();
+  await page.waitForSelector(".pg-compile.ok");
+  await page.locator("#run-fixtures").click();
+  let fixtureSummary = await page.locator("#fixture-summary").textContent();
+  const shipped = /^(\d+) passed, 0 failed$/.exec(fixtureSummary);
+  check(shipped && Number(shipped[1]) > 100, `the shipped pack passes its fixtures in the browser (${fixtureSummary})`);
+  check((await page.locator("#changes").textContent()).includes("no sample changes"), "an unedited pack changes no sample's verdict");
+  await page.locator("#files button", { hasText: "params.toml" }).click();
+  const params = await page.locator("#source").inputValue();
+  check(params.includes("min_team_size = 5"), "params.toml holds the team-size threshold");
+  await page.locator("#source").fill(params.replace("min_team_size = 5", "min_team_size = 7"));
+  await page.waitForFunction(() => document.querySelector("#changes").textContent.includes("→ rejected"));
+  check(/accepted → rejected/.test(await page.locator("#changes").textContent()), "raising the threshold shows which samples it rejects");
+  await page.locator("#run-fixtures").click();
+  fixtureSummary = await page.locator("#fixture-summary").textContent();
+  const failing = await page.locator("#fixtures li.fail").allTextContents();
+  check(/[1-9]\d* failed$/.test(fixtureSummary) && failing.some((t) => t.includes("nt01/")), `the edit fails the NT-01 fixtures that pin 5 (${fixtureSummary})`);
+  await page.screenshot({ path: path.join(SHOTS, "05b-playground-fixtures.png"), fullPage: true });
+
   console.log("batch summary (shenhe check --format html)");
   const run = spawnSync(BIN, ["check", "--format", "html", "--registry", "tests/samples/sheets/quangang-registry.csv",
     "tests/samples/sheets/qz-monthly.xlsx", "tests/samples/sheets/nt-teams.csv"], { cwd: ROOT, encoding: "utf8" });

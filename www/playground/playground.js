@@ -4,7 +4,7 @@
 import init, { Validator } from "./pkg/shenhe_wasm.js";
 
 const $ = (id) => document.getElementById(id);
-const state = { packs: [], pack: null, files: {}, original: {}, current: "params.toml", validator: null };
+const state = { packs: [], pack: null, files: {}, original: {}, current: "params.toml", validator: null, shipped: null, tests: {}, samples: {} };
 
 function debounce(fn, ms) {
   let t;
@@ -88,7 +88,58 @@ function evaluate() {
   $("report-json").textContent = text;
 }
 
-const refresh = debounce(() => { compile(); evaluate(); }, 200);
+// What this edit changes: each sample's verdict with the edited pack and
+// with the shipped one.
+function compare() {
+  const ul = $("changes");
+  ul.replaceChildren();
+  if (!state.validator || !state.shipped) return;
+  let changed = 0;
+  for (const [name, sample] of Object.entries(state.samples)) {
+    const json = JSON.stringify(sample);
+    const before = JSON.parse(state.shipped.validateJson(json, state.pack));
+    const after = JSON.parse(state.validator.validateJson(json, state.pack));
+    const key = (r) => r.findings.map((f) => `${f.rule} ${f.path}`).sort().join("\n");
+    if (before.status === after.status && key(before) === key(after)) continue;
+    changed += 1;
+    const li = document.createElement("li");
+    li.textContent = `${name}: ${before.status} → ${after.status} (${before.findings.length} → ${after.findings.length} findings)`;
+    ul.append(li);
+  }
+  if (changed === 0) {
+    const li = document.createElement("li");
+    li.textContent = "示例提交的结论不变 no sample changes";
+    ul.append(li);
+  }
+}
+
+// The pack's fixtures (tests/) against the pack as edited.
+function runFixtures() {
+  const ol = $("fixtures");
+  ol.replaceChildren();
+  if (!state.validator) {
+    $("fixture-summary").textContent = "规则包未能编译 the pack does not compile";
+    $("fixture-summary").className = "pg-verdict rejected";
+    return;
+  }
+  const outcomes = state.validator.runFixtures(state.tests);
+  const failed = outcomes.filter((o) => o.failures.length > 0);
+  $("fixture-summary").textContent = `${outcomes.length - failed.length} passed, ${failed.length} failed`;
+  $("fixture-summary").className = `pg-verdict ${failed.length ? "rejected" : "accepted"}`;
+  for (const o of [...failed, ...outcomes.filter((o) => o.failures.length === 0)]) {
+    const li = document.createElement("li");
+    li.className = o.failures.length ? "fail" : "pass";
+    li.textContent = `${o.failures.length ? "✗" : "✓"} ${o.name}`;
+    if (o.failures.length) {
+      const small = document.createElement("small");
+      small.textContent = `${o.file}: ${o.failures.join("\n")}`;
+      li.append(small);
+    }
+    ol.append(li);
+  }
+}
+
+const refresh = debounce(() => { compile(); evaluate(); compare(); }, 200);
 
 async function loadPack(id) {
   const res = await fetch(`../gen/packs/${id}.json`);
@@ -98,6 +149,11 @@ async function loadPack(id) {
   state.files = { ...pack.files };
   state.original = { ...pack.files };
   state.samples = pack.samples;
+  state.tests = pack.tests ?? {};
+  state.shipped = Validator.fromFiles(state.original);
+  $("fixtures").replaceChildren();
+  $("fixture-summary").textContent = `${Object.keys(state.tests).length} test files`;
+  $("fixture-summary").className = "pg-verdict";
   state.current = "params.toml";
   $("source").value = state.files[state.current];
   $("file-name").textContent = state.current;
@@ -107,6 +163,7 @@ async function loadPack(id) {
   listFiles();
   compile();
   evaluate();
+  compare();
 }
 
 await init();
@@ -117,4 +174,5 @@ $("sample").onchange = () => { $("submission").value = JSON.stringify(state.samp
 $("source").oninput = () => { state.files[state.current] = $("source").value; listFiles(); refresh(); };
 $("submission").oninput = debounce(evaluate, 150);
 $("reset").onclick = () => loadPack(state.pack);
+$("run-fixtures").onclick = runFixtures;
 await loadPack(new URLSearchParams(location.search).get("pack") ?? index[0].id);

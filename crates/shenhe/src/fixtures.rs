@@ -458,3 +458,57 @@ pub fn run_batch_case(rules: &RuleSet, case: &BatchCase, load_base: &dyn Fn(&str
     }
     (failures, report.findings)
 }
+
+/// What one case of a pack's fixtures gave (the playground lists these).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Outcome {
+    /// The fixture file, relative to `tests/` (`nt01_team_size.json`, `batch/…`).
+    pub file: String,
+    /// The case name.
+    pub name: String,
+    /// Every mismatch; empty when the case passed.
+    pub failures: Vec<String>,
+}
+
+/// Runs a pack's fixtures from its `tests/` files, given as (path relative
+/// to `tests/`, text): every `*.json` at the top holds cases, every
+/// `batch/*.json` batch cases, and the others (`base/…`) are what cases name
+/// as their base. A file that does not parse is one failed outcome.
+#[must_use]
+pub fn run_tests(rules: &RuleSet, tests: &std::collections::BTreeMap<String, String>) -> Vec<Outcome> {
+    let load_base = |name: &str| -> Result<Value, String> {
+        let text = tests.get(name).ok_or_else(|| format!("tests/{name}: no such file"))?;
+        serde_json::from_str(text).map_err(|e| format!("tests/{name}: {e}"))
+    };
+    let mut out = Vec::new();
+    let bad = |file: &str, e: String| Outcome {
+        file: file.to_owned(),
+        name: file.to_owned(),
+        failures: vec![e],
+    };
+    for (file, text) in tests.iter().filter(|(f, _)| f.ends_with(".json")) {
+        if !file.contains('/') {
+            match parse_cases(text) {
+                Ok(cases) => out.extend(cases.iter().map(|c| {
+                    let r = run_case(rules, c, &load_base);
+                    Outcome {
+                        file: file.clone(),
+                        name: r.name,
+                        failures: r.failures,
+                    }
+                })),
+                Err(e) => out.push(bad(file, e)),
+            }
+        } else if file.starts_with("batch/") && !file[6..].contains('/') {
+            match parse_batch_cases(text) {
+                Ok(cases) => out.extend(cases.iter().map(|c| Outcome {
+                    file: file.clone(),
+                    name: c.name.clone(),
+                    failures: run_batch_case(rules, c, &load_base).0,
+                })),
+                Err(e) => out.push(bad(file, e)),
+            }
+        }
+    }
+    out
+}

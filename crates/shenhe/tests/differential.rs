@@ -142,3 +142,24 @@ fn differential_batch_rules_compiled_and_interpreted_agree() {
     }
     assert!(cases >= 3, "the batch fixtures were not found ({cases} cases)");
 }
+
+#[test]
+fn differential_run_tests_runs_every_case_as_the_cli_does() {
+    // What the playground calls (fixtures::run_tests over a pack's tests/ files).
+    for id in ALL_PACKS {
+        let rules = support::rule_set(id);
+        let tests = support::test_files(id);
+        let outcomes = shenhe::fixtures::run_tests(&rules, &tests);
+        let cases = support::fixture_cases(id).len() + support::batch_cases(id).0.len();
+        assert_eq!(outcomes.len(), cases, "{id}: every case once");
+        let failed: Vec<_> = outcomes.iter().filter(|o| !o.failures.is_empty()).collect();
+        assert!(failed.is_empty(), "{id}: {failed:?}");
+    }
+    // An edited threshold fails the cases that pin it, and only through them.
+    let mut source = support::pack_source("national-medical-team-2024");
+    source.params["min_team_size"] = serde_json::json!(6);
+    let rules = RuleSet::compile([source.seal()]).unwrap();
+    let outcomes = shenhe::fixtures::run_tests(&rules, &support::test_files("national-medical-team-2024"));
+    let failed: Vec<&str> = outcomes.iter().filter(|o| !o.failures.is_empty()).map(|o| o.name.as_str()).collect();
+    assert!(failed.iter().any(|n| n.starts_with("nt01/")), "{failed:?}");
+}

@@ -39,7 +39,9 @@ fn samples(dir: &Path) -> Result<Map<String, Value>> {
 }
 
 /// The files the browser fetches, as `(path under gen/, contents)`:
-/// `bundles/<id>.json`, `bundles/all.json`, `packs/index.json`, `packs/<id>.json`.
+/// `bundles/<id>.json`, `bundles/all.json`, `packs/index.json`, and
+/// `packs/<id>.json` (the playground's: the pack's files, sample submissions
+/// and its `tests/`).
 /// The packs must already have compiled (the callers do that once).
 pub fn site_files(packs: &[load::LoadedPack]) -> Result<Vec<(String, String)>> {
     let mut files = Vec::new();
@@ -51,7 +53,9 @@ pub fn site_files(packs: &[load::LoadedPack]) -> Result<Vec<(String, String)>> {
         index.push(json!({ "id": m.id, "version": m.version, "title": m.title, "form": m.form, "hash": pack.source.hash }));
         if let Some(dir) = &pack.dir {
             let sources: Map<String, Value> = load::pack_files(dir)?.into_iter().map(|(p, t)| (p, Value::String(t))).collect();
-            let doc = json!({ "id": m.id, "files": sources, "samples": samples(dir)? });
+            // The fixtures too: the playground runs them against the pack as edited.
+            let tests: Map<String, Value> = load::test_files(dir)?.into_iter().map(|(p, t)| (p, Value::String(t))).collect();
+            let doc = json!({ "id": m.id, "files": sources, "samples": samples(dir)?, "tests": tests });
             files.push((format!("packs/{}.json", m.id), doc.to_string()));
         }
         sources.push(pack.source.clone());

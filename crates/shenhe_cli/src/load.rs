@@ -59,6 +59,17 @@ pub fn pack_files(dir: &Path) -> Result<Vec<(String, String)>> {
     Ok(files)
 }
 
+/// The files of a pack's `tests/` directory (fixtures, batch fixtures and the
+/// bases they name), as `(path relative to tests/, text)`; none without one.
+pub fn test_files(dir: &Path) -> Result<Vec<(String, String)>> {
+    let tests = dir.join("tests");
+    let mut files = Vec::new();
+    if tests.is_dir() {
+        collect(&tests, Path::new(""), &mut files)?;
+    }
+    Ok(files)
+}
+
 /// Reads one pack directory (the one holding `pack.toml`).
 pub fn read_pack_dir(dir: &Path) -> Result<PackSource> {
     let files = pack_files(dir)?;

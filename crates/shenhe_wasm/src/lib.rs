@@ -86,6 +86,21 @@ impl Validator {
         Self::compile(vec![source])
     }
 
+    /// Runs the pack's fixtures against these rules (as edited): `tests` is
+    /// `{ "nt01_team_size.json": "…", "base/summary.json": "…", "batch/….json": "…" }`,
+    /// the pack's `tests/` directory. Returns `[{ file, name, failures }]`, one
+    /// per case; a case passed when `failures` is empty. Only in the
+    /// playground's module (feature `authoring`).
+    #[cfg(feature = "authoring")]
+    #[wasm_bindgen(js_name = runFixtures)]
+    pub fn run_fixtures(&self, tests: JsValue) -> Result<JsValue, JsValue> {
+        let tests: std::collections::BTreeMap<String, String> =
+            serde_wasm_bindgen::from_value(tests).map_err(|e| JsValue::from(js_sys::Error::new(&format!("tests: {e}"))))?;
+        let outcomes = shenhe::fixtures::run_tests(&self.rules, &tests);
+        let text = serde_json::to_string(&outcomes).map_err(|e| JsValue::from(js_sys::Error::new(&e.to_string())))?;
+        JSON::parse(&text)
+    }
+
     fn compile(sources: Vec<PackSource>) -> Result<Validator, JsValue> {
         let rules = RuleSet::compile(sources).map_err(|e| js_error(&e))?;
         Ok(Validator { rules: Rc::new(rules) })

@@ -146,3 +146,10 @@ pub fn batch_cases(id: &str) -> (Vec<shenhe::fixtures::BatchCase>, impl Fn(&str)
     };
     (cases, load)
 }
+
+/// A pack's `tests/` files, as (path relative to tests/, text).
+pub fn test_files(id: &str) -> std::collections::BTreeMap<String, String> {
+    let mut files = Vec::new();
+    collect(&rules_dir().join(id).join("tests"), "", &mut files);
+    files.into_iter().collect()
+}
