@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the two browser modules from crates/shenhe_wasm:
+# Builds the playground's editor bundle (CodeMirror, esbuild), then the two
+# browser modules from crates/shenhe_wasm:
 #   www/pkg/             the portal's module: bundles, validate, attach (no TOML, no pack sources);
 #   www/playground/pkg/  the playground's: the same plus Validator.fromFiles (feature `authoring`).
 # Each is wasm-pack --target web (with the wasm-bindgen that Cargo.lock pins),
@@ -13,6 +14,14 @@ cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/shenhe-target}"
 . scripts/setup.sh
 step() { printf '\n== %s\n' "$*"; }
+
+# The playground's code editor: CodeMirror 6 from npm (tests/browser/package.json),
+# bundled into one file beside the playground. Fast, so it is always rebuilt.
+step "esbuild: the playground's editor (CodeMirror 6) → www/playground/editor.js"
+NODE_PATH=tests/browser/node_modules tests/browser/node_modules/.bin/esbuild www/playground/editor-src.js --bundle --format=esm --minify \
+  --legal-comments=eof --log-level=warning --outfile=www/playground/editor.js
+gzip -9 -n -k -f www/playground/editor.js
+brotli -q 11 -k -f www/playground/editor.js
 
 inputs="$(
   find crates/shenhe crates/shenhe_wasm -type f \( -name '*.rs' -o -name Cargo.toml \) -not -path '*/target/*' | LC_ALL=C sort |

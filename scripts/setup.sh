@@ -40,7 +40,9 @@ if ((${#missing[@]})); then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-if [ ! -d "$ROOT/tests/browser/node_modules/playwright-core" ]; then
+# Again whenever package-lock.json changed since the last install.
+if [ ! -f "$ROOT/tests/browser/node_modules/.package-lock.json" ] ||
+  [ "$ROOT/tests/browser/package-lock.json" -nt "$ROOT/tests/browser/node_modules/.package-lock.json" ]; then
   say "npm ci (tests/browser)"
   (cd "$ROOT/tests/browser" && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -148,8 +148,11 @@ try {
   await page.waitForSelector(".pg-compile.ok");
   check((await page.locator("#verdict").textContent()).length > 0, "the playground shows a verdict");
   await page.locator("#files button", { hasText: "rules/nt01" }).click();
-  await page.locator("#source").fill("//! id: NT-01\n//! severity: error\nlet x = ;\n");
+  await page.evaluate((text) => globalThis.shenhePlayground.setSource(text), "//! id: NT-01\n//! severity: error\nlet x = ;\n");
   await page.waitForSelector(".pg-compile.bad");
+  await page.waitForSelector(".cm-lintRange-error");
+  check((await page.locator(".cm-lintRange-error").count()) === 1, "the editor (CodeMirror) marks the error in the text");
+  check((await page.locator(".cm-line span").count()) >= 3, "the Rhai source is highlighted (keywords, comments as their own spans)");
   const compile = await page.locator("#compile").textContent();
   check(/rules\/nt01[^:]*\.rhai:3:\d+/.test(compile), `a compile error names file, line and column (${compile})`);
   check(await page.locator("#pack").inputValue() === "national-medical-team-2024", "the pack picker shows the pack being edited");
@@ -165,9 +168,10 @@ try {
   check(shipped && Number(shipped[1]) > 100, `the shipped pack passes its fixtures in the browser (${fixtureSummary})`);
   check((await page.locator("#changes").textContent()).includes("no sample changes"), "an unedited pack changes no sample's verdict");
   await page.locator("#files button", { hasText: "params.toml" }).click();
-  const params = await page.locator("#source").inputValue();
+  await page.waitForFunction(() => globalThis.shenhePlayground.source().includes("min_team_size"));
+  const params = await page.evaluate(() => globalThis.shenhePlayground.source());
   check(params.includes("min_team_size = 5"), "params.toml holds the team-size threshold");
-  await page.locator("#source").fill(params.replace("min_team_size = 5", "min_team_size = 7"));
+  await page.evaluate((text) => globalThis.shenhePlayground.setSource(text), params.replace("min_team_size = 5", "min_team_size = 7"));
   await page.waitForFunction(() => document.querySelector("#changes").textContent.includes("→ rejected"));
   check(/accepted → rejected/.test(await page.locator("#changes").textContent()), "raising the threshold shows which samples it rejects");
   await page.locator("#run-fixtures").click();

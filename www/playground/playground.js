@@ -2,6 +2,8 @@
 // report live. Everything runs on the shenhe wasm module; nothing is sent.
 // The playground's own module (www/playground/pkg): the portal's plus Validator.fromFiles.
 import init, { Validator } from "./pkg/shenhe_wasm.js";
+// CodeMirror 6, bundled from npm at build time (editor-src.js → editor.js).
+import { createEditor } from "./editor.js";
 
 const $ = (id) => document.getElementById(id);
 const state = { packs: [], pack: null, files: {}, original: {}, current: "params.toml", validator: null, shipped: null, tests: {}, samples: {} };
@@ -20,7 +22,7 @@ function listFiles() {
     b.type = "button";
     b.textContent = name + (state.files[name] !== state.original[name] ? " •" : "");
     b.className = name === state.current ? "current" : "";
-    b.onclick = () => { state.current = name; $("source").value = state.files[name]; $("file-name").textContent = name; listFiles(); };
+    b.onclick = () => { state.current = name; editor.show(name, state.files[name]); $("file-name").textContent = name; listFiles(); compile(); };
     li.append(b);
     ul.append(li);
   }
@@ -31,22 +33,16 @@ function compile() {
     state.validator = Validator.fromFiles(state.files);
     $("compile").textContent = "编译通过 compiled";
     $("compile").className = "pg-compile ok";
+    editor.clearErrors();
   } catch (e) {
     state.validator = null;
     const where = e.file ? `${e.file}:${e.line}:${e.column}: ` : "";
     $("compile").textContent = `编译失败 ${where}${e.detail ?? e.message}`;
     $("compile").className = "pg-compile bad";
-    if (e.file === state.current && e.line) selectLine(e.line, e.column);
+    if (e.file === state.current && e.line) editor.markError(e.line, e.column, e.detail ?? e.message);
     $("verdict").textContent = "规则包未能编译，下方结果已过期 — the pack does not compile; the report below is stale";
     $("verdict").className = "pg-verdict stale";
   }
-}
-
-function selectLine(line, column) {
-  const text = $("source").value;
-  let pos = 0;
-  for (let i = 1; i < line; i++) pos = text.indexOf("\n", pos) + 1;
-  $("source").setSelectionRange(pos + column - 1, pos + column);
 }
 
 function evaluate() {
@@ -141,6 +137,16 @@ function runFixtures() {
 
 const refresh = debounce(() => { compile(); evaluate(); compare(); }, 200);
 
+const editor = createEditor($("source"), {
+  label: "file source",
+  onChange: (text) => { state.files[state.current] = text; listFiles(); refresh(); },
+});
+// For the end-to-end tests (and the console): the open file's text.
+globalThis.shenhePlayground = {
+  source: () => editor.text(),
+  setSource: (text) => editor.view.dispatch({ changes: { from: 0, to: editor.view.state.doc.length, insert: text } }),
+};
+
 async function loadPack(id) {
   const res = await fetch(`../gen/packs/${id}.json`);
   const pack = await res.json();
@@ -155,7 +161,7 @@ async function loadPack(id) {
   $("fixture-summary").textContent = `${Object.keys(state.tests).length} test files`;
   $("fixture-summary").className = "pg-verdict";
   state.current = "params.toml";
-  $("source").value = state.files[state.current];
+  editor.show(state.current, state.files[state.current]);
   $("file-name").textContent = state.current;
   const sample = $("sample");
   sample.replaceChildren(...Object.keys(pack.samples).map((k) => new Option(k, k)));
@@ -171,7 +177,6 @@ const index = await (await fetch("../gen/packs/index.json")).json();
 $("pack").replaceChildren(...index.map((p) => new Option(`${p.id} — ${p.title}`, p.id)));
 $("pack").onchange = () => loadPack($("pack").value);
 $("sample").onchange = () => { $("submission").value = JSON.stringify(state.samples[$("sample").value], null, 2); evaluate(); };
-$("source").oninput = () => { state.files[state.current] = $("source").value; listFiles(); refresh(); };
 $("submission").oninput = debounce(evaluate, 150);
 $("reset").onclick = () => loadPack(state.pack);
 $("run-fixtures").onclick = runFixtures;
