@@ -54,9 +54,73 @@ pub fn level_zh(code: &str) -> &'static str {
     }
 }
 
+/// The province-level divisions of GB/T 2260 (and the XPCC, which the NT
+/// pack names as a recipient): code, zh-CN name, English name.
+const PROVINCES: [(&str, &str, &str); 35] = [
+    ("11", "北京市", "Beijing"),
+    ("12", "天津市", "Tianjin"),
+    ("13", "河北省", "Hebei"),
+    ("14", "山西省", "Shanxi"),
+    ("15", "内蒙古自治区", "Inner Mongolia"),
+    ("21", "辽宁省", "Liaoning"),
+    ("22", "吉林省", "Jilin"),
+    ("23", "黑龙江省", "Heilongjiang"),
+    ("31", "上海市", "Shanghai"),
+    ("32", "江苏省", "Jiangsu"),
+    ("33", "浙江省", "Zhejiang"),
+    ("34", "安徽省", "Anhui"),
+    ("35", "福建省", "Fujian"),
+    ("36", "江西省", "Jiangxi"),
+    ("37", "山东省", "Shandong"),
+    ("41", "河南省", "Henan"),
+    ("42", "湖北省", "Hubei"),
+    ("43", "湖南省", "Hunan"),
+    ("44", "广东省", "Guangdong"),
+    ("45", "广西壮族自治区", "Guangxi"),
+    ("46", "海南省", "Hainan"),
+    ("50", "重庆市", "Chongqing"),
+    ("51", "四川省", "Sichuan"),
+    ("52", "贵州省", "Guizhou"),
+    ("53", "云南省", "Yunnan"),
+    ("54", "西藏自治区", "Xizang"),
+    ("61", "陕西省", "Shaanxi"),
+    ("62", "甘肃省", "Gansu"),
+    ("63", "青海省", "Qinghai"),
+    ("64", "宁夏回族自治区", "Ningxia"),
+    ("65", "新疆维吾尔自治区", "Xinjiang"),
+    ("71", "台湾省", "Taiwan"),
+    ("81", "香港特别行政区", "Hong Kong"),
+    ("82", "澳门特别行政区", "Macao"),
+    ("XPCC", "新疆生产建设兵团", "Xinjiang Production and Construction Corps"),
+];
+
+/// The name of a province-level division (`53` or `530000` → 云南省 /
+/// Yunnan), in zh-CN or English; `None` for any other code. Finer names come
+/// from a pack or a registry, not from the engine.
+#[must_use]
+pub fn province_name(code: &str, english: bool) -> Option<&'static str> {
+    let code = code.trim();
+    let key = if code.eq_ignore_ascii_case("XPCC") {
+        "XPCC"
+    } else {
+        prefix(code).filter(|p| p.len() == 2)?
+    };
+    PROVINCES.iter().find(|(c, ..)| *c == key).map(|(_, zh, en)| if english { *en } else { *zh })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn division_province_names() {
+        assert_eq!(province_name("53", false), Some("云南省"));
+        assert_eq!(province_name("530000", true), Some("Yunnan"));
+        assert_eq!(province_name("XPCC", false), Some("新疆生产建设兵团"));
+        assert_eq!(province_name("532600", false), None, "a prefecture is not named by the engine");
+        assert_eq!(province_name("99", false), None);
+        assert_eq!(province_name("CN", false), None);
+    }
 
     #[test]
     fn prefixes_follow_the_hierarchy() {

@@ -195,17 +195,43 @@ fn param_text(v: &Value, sep: &str) -> String {
     }
 }
 
-/// Fills `{name}` placeholders from `params`. Unknown names stay visible.
+/// A division code with its name where the engine knows it (provinces):
+/// `云南省（53）`, `Yunnan (53)`; other codes as they are.
+fn division_text(v: &Value, sep: &str, english: bool) -> String {
+    match v {
+        Value::Array(a) => a.iter().map(|x| division_text(x, sep, english)).collect::<Vec<_>>().join(sep),
+        Value::String(code) => match crate::division::province_name(code, english) {
+            Some(name) if english => format!("{name} ({code})"),
+            Some(name) => format!("{name}（{code}）"),
+            None => code.clone(),
+        },
+        other => param_text(other, sep),
+    }
+}
+
+/// Fills `{name}` placeholders from `params`; `{name|division}` names a
+/// division code (or a list of them) where the engine knows it. Unknown
+/// names stay visible.
 #[must_use]
 pub fn render(template: &str, params: &Map<String, Value>, list_sep: &str) -> String {
+    render_in(template, params, list_sep, false)
+}
+
+fn render_in(template: &str, params: &Map<String, Value>, list_sep: &str, english: bool) -> String {
     let mut out = String::with_capacity(template.len() + 16);
     let mut rest = template;
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
-        match after.find('}') {
-            Some(end) if params.contains_key(&after[..end]) => {
-                out.push_str(&param_text(&params[&after[..end]], list_sep));
+        let placeholder = after.find('}').map(|end| (end, after[..end].split_once('|').unwrap_or((&after[..end], ""))));
+        match placeholder {
+            Some((end, (name, filter))) if params.contains_key(name) && matches!(filter, "" | "division") => {
+                let v = &params[name];
+                out.push_str(&if filter.is_empty() {
+                    param_text(v, list_sep)
+                } else {
+                    division_text(v, list_sep, english)
+                });
                 rest = &after[end + 1..];
             }
             _ => {
@@ -232,8 +258,8 @@ impl Message {
     #[must_use]
     pub fn render(&self, rule: &str, params: &Map<String, Value>) -> (String, String) {
         (
-            format!("{}（{rule}）", render(&self.zh, params, "、")),
-            format!("{} ({rule})", render(&self.en, params, ", ")),
+            format!("{}（{rule}）", render_in(&self.zh, params, "、", false)),
+            format!("{} ({rule})", render_in(&self.en, params, ", ", true)),
         )
     }
 }
@@ -300,6 +326,24 @@ mod tests {
         let (zh, en) = m.render("NT-01", params);
         assert_eq!(zh, "每支国家医疗队不少于5人，本队4人（NT-01）");
         assert_eq!(en, "at least 5; has 4; a, b; {unknown} (NT-01)");
+    }
+
+    #[test]
+    fn report_division_filter_names_provinces() {
+        let m = Message {
+            zh: "省份“{p|division}”不在名单内（{list|division}），{p}".into(),
+            en: "province {p|division} not in ({list|division}); {other|division}".into(),
+        };
+        let params = serde_json::json!({"p": "44", "list": ["53", "XPCC", "532600"], "other": 7});
+        let (zh, en) = m.render("NT-11", params.as_object().unwrap());
+        assert_eq!(
+            zh,
+            "省份“广东省（44）”不在名单内（云南省（53）、新疆生产建设兵团（XPCC）、532600），44（NT-11）"
+        );
+        assert_eq!(
+            en,
+            "province Guangdong (44) not in (Yunnan (53), Xinjiang Production and Construction Corps (XPCC), 532600); 7 (NT-11)"
+        );
     }
 
     #[test]

@@ -26,6 +26,12 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
+/// A jurisdiction as an official reads it: `云南省 53` where the engine knows
+/// the name (provinces), else as the batch names it.
+fn jurisdiction_label(j: &str) -> String {
+    shenhe::division::province_name(j, false).map_or_else(|| j.to_owned(), |name| format!("{name} {j}"))
+}
+
 fn severity_zh(s: Severity) -> &'static str {
     match s {
         Severity::Error => "错误",
@@ -189,7 +195,7 @@ th{{background:#f4f6f7}}td.k{{white-space:nowrap}}td.n{{text-align:right;font-va
         .iter()
         .map(|j| {
             (
-                j.jurisdiction.clone(),
+                jurisdiction_label(&j.jurisdiction),
                 vec![(j.status.rejected, RED), (j.status.needs_explanation, AMBER), (j.status.accepted, GREEN)],
             )
         })
@@ -204,7 +210,7 @@ th{{background:#f4f6f7}}td.k{{white-space:nowrap}}td.n{{text-align:right;font-va
         let _ = write!(
             h,
             "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            esc(&j.jurisdiction),
+            esc(&jurisdiction_label(&j.jurisdiction)),
             j.submissions,
             status_line(&j.status),
             j.errors,
@@ -295,7 +301,14 @@ th{{background:#f4f6f7}}td.k{{white-space:nowrap}}td.n{{text-align:right;font-va
 
 #[cfg(test)]
 mod tests {
-    use super::esc;
+    use super::{esc, jurisdiction_label};
+
+    #[test]
+    fn jurisdictions_by_name_where_known() {
+        assert_eq!(jurisdiction_label("53"), "云南省 53");
+        assert_eq!(jurisdiction_label("南埔镇卫生院"), "南埔镇卫生院");
+        assert_eq!(jurisdiction_label("532600"), "532600");
+    }
 
     #[test]
     fn escapes_markup() {
