@@ -96,7 +96,6 @@ impl CompiledPack {
             // The rules read the figures as a document too: built once, never copied.
             derived_doc = document::freeze(std::mem::take(&mut derived_map).into());
             inputs[2] = derived_doc.clone();
-            let inputs = inputs;
             let mut scope: Option<Scope<'_>> = None;
             for rule in &self.rules {
                 helpers::drain_emitted();

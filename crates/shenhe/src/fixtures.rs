@@ -459,6 +459,52 @@ pub fn run_batch_case(rules: &RuleSet, case: &BatchCase, load_base: &dyn Fn(&str
     (failures, report.findings)
 }
 
+/// A pack's fixtures, parsed once from its `tests/` files, given as (path
+/// relative to `tests/`, text): every `*.json` at the top holds cases, every
+/// `batch/*.json` batch cases, and every JSON file is a base a case may name
+/// (`base/summary.json`), parsed once. `shenhe test`, `shenhe test --mutate`
+/// and the playground all read fixtures through this.
+#[derive(Debug, Clone, Default)]
+pub struct Suite {
+    /// The cases, each with its file.
+    pub cases: Vec<(String, Case)>,
+    /// The batch cases, each with its file.
+    pub batch: Vec<(String, BatchCase)>,
+    bases: std::collections::BTreeMap<String, Result<Value, String>>,
+}
+
+impl Suite {
+    /// Parses the files, in path order.
+    ///
+    /// # Errors
+    /// The first fixture file that does not parse, as `file: why`.
+    pub fn parse<'a>(tests: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, String> {
+        let mut suite = Self::default();
+        let mut files: Vec<(&str, &str)> = tests.into_iter().filter(|(f, _)| f.ends_with(".json")).collect();
+        files.sort_unstable();
+        for (file, text) in files {
+            if !file.contains('/') {
+                let cases = parse_cases(text).map_err(|e| format!("{file}: {e}"))?;
+                suite.cases.extend(cases.into_iter().map(|c| (file.to_owned(), c)));
+            } else if file.strip_prefix("batch/").is_some_and(|f| !f.contains('/')) {
+                let cases = parse_batch_cases(text).map_err(|e| format!("{file}: {e}"))?;
+                suite.batch.extend(cases.into_iter().map(|c| (file.to_owned(), c)));
+            }
+            let base = serde_json::from_str(text).map_err(|e| format!("tests/{file}: {e}"));
+            suite.bases.insert(file.to_owned(), base);
+        }
+        Ok(suite)
+    }
+
+    /// The base submission `name` (relative to `tests/`).
+    ///
+    /// # Errors
+    /// When there is no such file or it is not JSON.
+    pub fn base(&self, name: &str) -> Result<Value, String> {
+        self.bases.get(name).cloned().unwrap_or_else(|| Err(format!("tests/{name}: no such file")))
+    }
+}
+
 /// What one case of a pack's fixtures gave (the playground lists these).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Outcome {
@@ -470,45 +516,31 @@ pub struct Outcome {
     pub failures: Vec<String>,
 }
 
-/// Runs a pack's fixtures from its `tests/` files, given as (path relative
-/// to `tests/`, text): every `*.json` at the top holds cases, every
-/// `batch/*.json` batch cases, and the others (`base/…`) are what cases name
-/// as their base. A file that does not parse is one failed outcome.
+/// Runs every case of a pack's fixtures (its `tests/` files, as
+/// [`Suite::parse`] takes them); a fixture file that does not parse is one
+/// failed outcome.
 #[must_use]
 pub fn run_tests(rules: &RuleSet, tests: &std::collections::BTreeMap<String, String>) -> Vec<Outcome> {
-    let load_base = |name: &str| -> Result<Value, String> {
-        let text = tests.get(name).ok_or_else(|| format!("tests/{name}: no such file"))?;
-        serde_json::from_str(text).map_err(|e| format!("tests/{name}: {e}"))
-    };
-    let mut out = Vec::new();
-    let bad = |file: &str, e: String| Outcome {
-        file: file.to_owned(),
-        name: file.to_owned(),
-        failures: vec![e],
-    };
-    for (file, text) in tests.iter().filter(|(f, _)| f.ends_with(".json")) {
-        if !file.contains('/') {
-            match parse_cases(text) {
-                Ok(cases) => out.extend(cases.iter().map(|c| {
-                    let r = run_case(rules, c, &load_base);
-                    Outcome {
-                        file: file.clone(),
-                        name: r.name,
-                        failures: r.failures,
-                    }
-                })),
-                Err(e) => out.push(bad(file, e)),
-            }
-        } else if file.starts_with("batch/") && !file[6..].contains('/') {
-            match parse_batch_cases(text) {
-                Ok(cases) => out.extend(cases.iter().map(|c| Outcome {
-                    file: file.clone(),
-                    name: c.name.clone(),
-                    failures: run_batch_case(rules, c, &load_base).0,
-                })),
-                Err(e) => out.push(bad(file, e)),
-            }
+    let suite = match Suite::parse(tests.iter().map(|(f, t)| (f.as_str(), t.as_str()))) {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![Outcome {
+                file: e.split_once(':').map_or_else(String::new, |(f, _)| f.to_owned()),
+                name: "(fixture files)".into(),
+                failures: vec![e],
+            }];
         }
-    }
-    out
+    };
+    let load = |n: &str| suite.base(n);
+    let cases = suite.cases.iter().map(|(file, c)| Outcome {
+        file: file.clone(),
+        name: c.name.clone(),
+        failures: run_case(rules, c, &load).failures,
+    });
+    let batch = suite.batch.iter().map(|(file, c)| Outcome {
+        file: file.clone(),
+        name: c.name.clone(),
+        failures: run_batch_case(rules, c, &load).0,
+    });
+    cases.chain(batch).collect()
 }

@@ -67,13 +67,11 @@ pub fn mutants(pack: &PackSource) -> (Vec<Mutant>, usize) {
     let engine = Engine::new_raw();
     let mut out = Vec::new();
     let mut skipped = 0;
-    let places = [Place::Lib, Place::Derive]
-        .into_iter()
-        .chain((0..pack.rules.len()).map(Place::Rule))
-        .chain((0..pack.batch.len()).map(Place::Batch));
-    let mut original = pack.clone();
-    for at in places {
-        let Some(script) = script_at(&mut original, at).cloned() else { continue };
+    let scripts = (pack.lib.iter().map(|s| (Place::Lib, s)))
+        .chain(pack.derive.iter().map(|s| (Place::Derive, s)))
+        .chain(pack.rules.iter().enumerate().map(|(k, s)| (Place::Rule(k), s)))
+        .chain(pack.batch.iter().enumerate().map(|(k, s)| (Place::Batch(k), s)));
+    for (at, script) in scripts {
         // Only a rule has outcomes to swap.
         let variants: Vec<String> = match at {
             Place::Rule(_) | Place::Batch(_) => RuleMeta::parse(&script.file, &script.source)

@@ -136,11 +136,6 @@ pub fn fixture_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// A pack's batch fixtures (`tests/batch/*.json`), sorted; none without the directory.
-pub fn batch_fixture_files(dir: &Path) -> Vec<PathBuf> {
-    json_files(&dir.join("tests").join("batch"))
-}
-
 fn json_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<_> = fs::read_dir(dir)
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())

@@ -6,7 +6,6 @@
 //! which boundary or outcome no case pins.
 
 use std::{
-    collections::BTreeMap,
     path::{Path, PathBuf},
     process::ExitCode,
     sync::{
@@ -15,66 +14,21 @@ use std::{
     },
 };
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde_json::Value;
 use shenhe::{
     RuleSet,
-    fixtures::{self, BatchCase, Case},
+    fixtures::{self, Suite},
     mutate::{self, Mutant},
 };
 
 use crate::load;
 
-/// A pack's fixtures, read once, with every file under `tests/` a case may
-/// name as its base.
-struct Fixtures {
-    cases: Vec<Case>,
-    batch: Vec<BatchCase>,
-    bases: BTreeMap<String, Value>,
-}
-
-impl Fixtures {
-    fn read(dir: &Path) -> Result<Self> {
-        let mut cases = Vec::new();
-        for file in load::fixture_files(dir)? {
-            let text = std::fs::read_to_string(&file)?;
-            cases.extend(fixtures::parse_cases(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?);
-        }
-        let mut batch = Vec::new();
-        for file in load::batch_fixture_files(dir) {
-            let text = std::fs::read_to_string(&file)?;
-            batch.extend(fixtures::parse_batch_cases(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?);
-        }
-        let tests = dir.join("tests");
-        let mut bases = BTreeMap::new();
-        let mut stack = vec![tests.clone()];
-        while let Some(d) = stack.pop() {
-            for entry in std::fs::read_dir(&d).with_context(|| d.display().to_string())?.flatten() {
-                let p = entry.path();
-                if p.is_dir() {
-                    stack.push(p);
-                } else if p.extension().is_some_and(|e| e == "json")
-                    && let Ok(v) = load::read_json(&p)
-                {
-                    let rel = p.strip_prefix(&tests).unwrap_or(&p).to_string_lossy().replace('\\', "/");
-                    bases.insert(rel, v);
-                }
-            }
-        }
-        Ok(Self { cases, batch, bases })
-    }
-
-    fn base(&self, name: &str) -> Result<Value, String> {
-        self.bases.get(name).cloned().ok_or_else(|| format!("tests/{name}: no such file"))
-    }
-
-    /// Whether every case passes against `rules` (stopping at the first that fails).
-    fn all_pass(&self, rules: &RuleSet, cases: &[usize], batch: &[usize]) -> bool {
-        let load = |n: &str| self.base(n);
-        cases.iter().all(|&i| fixtures::run_case(rules, &self.cases[i], &load).passed())
-            && batch.iter().all(|&i| fixtures::run_batch_case(rules, &self.batch[i], &load).0.is_empty())
-    }
+/// Whether every case passes against `rules` (stopping at the first that fails).
+fn all_pass(suite: &Suite, rules: &RuleSet, cases: &[usize], batch: &[usize]) -> bool {
+    let load = |n: &str| suite.base(n);
+    cases.iter().all(|&i| fixtures::run_case(rules, &suite.cases[i].1, &load).passed())
+        && batch.iter().all(|&i| fixtures::run_batch_case(rules, &suite.batch[i].1, &load).0.is_empty())
 }
 
 /// What became of one pack's mutants.
@@ -87,16 +41,17 @@ struct Outcome {
 }
 
 fn run_pack(id: &str, dir: &Path, source: &shenhe::PackSource, jobs: usize) -> Result<Outcome> {
-    let fx = Fixtures::read(dir)?;
+    let files = load::test_files(dir)?;
+    let fx = Suite::parse(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
     // The pack alone is what every mutant replaces; a case that does not
     // pass with it (one that needs another pack) cannot judge a mutant.
     let original = RuleSet::compile([source.clone()])?;
     let load = |n: &str| fx.base(n);
     let cases: Vec<usize> = (0..fx.cases.len())
-        .filter(|&i| fixtures::run_case(&original, &fx.cases[i], &load).passed())
+        .filter(|&i| fixtures::run_case(&original, &fx.cases[i].1, &load).passed())
         .collect();
     let batch: Vec<usize> = (0..fx.batch.len())
-        .filter(|&i| fixtures::run_batch_case(&original, &fx.batch[i], &load).0.is_empty())
+        .filter(|&i| fixtures::run_batch_case(&original, &fx.batch[i].1, &load).0.is_empty())
         .collect();
     let (mutants, marked) = mutate::mutants(source);
     let bar = ProgressBar::with_draw_target(Some(mutants.len() as u64), ProgressDrawTarget::stderr());
@@ -114,7 +69,7 @@ fn run_pack(id: &str, dir: &Path, source: &shenhe::PackSource, jobs: usize) -> R
             let i = next.fetch_add(1, Ordering::Relaxed);
             let Some(m) = mutants.get(i) else { break };
             // A mutant that does not compile is caught before any fixture runs.
-            let caught = RuleSet::compile([m.pack.clone()]).map_or(true, |rules| !fx.all_pass(&rules, &cases, &batch));
+            let caught = RuleSet::compile([m.pack.clone()]).map_or(true, |rules| !all_pass(&fx, &rules, &cases, &batch));
             if caught {
                 killed.fetch_add(1, Ordering::Relaxed);
             } else if let Ok(mut s) = survivors.lock() {

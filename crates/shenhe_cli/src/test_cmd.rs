@@ -8,7 +8,7 @@ use std::{
 };
 
 use anyhow::Result;
-use shenhe::fixtures::{self, Case};
+use shenhe::fixtures::{self, Suite};
 
 use crate::load;
 
@@ -26,8 +26,8 @@ fn admit(names: &mut BTreeSet<String>, name: &str, filter: Option<&str>, failed:
 
 /// Prints a failed case and what went wrong.
 #[allow(clippy::print_stdout, reason = "the test runner's output is its interface")]
-fn print_failure(name: &str, file: &Path, failures: &[String]) {
-    println!("  FAIL {name}  ({})", file.file_name().unwrap_or_default().to_string_lossy());
+fn print_failure(name: &str, file: &str, failures: &[String]) {
+    println!("  FAIL {name}  ({file})");
     for f in failures {
         println!("       {f}");
     }
@@ -86,9 +86,11 @@ fn run_fixtures(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
     for pack in &packs {
         let Some(dir) = &pack.dir else { continue };
         let id = &pack.source.manifest.id;
-        let tests = dir.join("tests");
-        let files = load::fixture_files(dir)?;
-        let load_base = |name: &str| load::read_json(&tests.join(name));
+        // A pack needs its tests/ (fixture_files says so when it is missing).
+        load::fixture_files(dir)?;
+        let files = load::test_files(dir)?;
+        let suite = Suite::parse(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("tests").display()))?;
+        let load_base = |name: &str| suite.base(name);
         let mut fires: BTreeMap<String, usize> = BTreeMap::new();
         let mut quiet: BTreeMap<String, usize> = BTreeMap::new();
         // (rule, variant) of every declared outcome a passing case shows firing.
@@ -96,63 +98,55 @@ fn run_fixtures(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
         // The rule headers, parsed once when the pack was compiled.
         let Some(compiled) = rules.pack(id) else { continue };
         println!("pack {id}");
-        for file in files {
-            let text = std::fs::read_to_string(&file)?;
-            let cases: Vec<Case> = fixtures::parse_cases(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            for case in cases {
-                if !admit(&mut names, &case.name, filter, &mut failed) {
-                    continue;
-                }
-                let result = fixtures::run_case(&rules, &case, &load_base);
-                if result.passed() {
-                    passed += 1;
-                    println!("  ok   {}", result.name);
-                    for f in &case.expect.findings {
-                        *fires.entry(f.rule.clone()).or_default() += 1;
-                        if let Some(v) = &f.variant {
-                            outcomes.insert((f.rule.clone(), v.clone()));
-                        }
+        for (file, case) in &suite.cases {
+            if !admit(&mut names, &case.name, filter, &mut failed) {
+                continue;
+            }
+            let result = fixtures::run_case(&rules, case, &load_base);
+            if result.passed() {
+                passed += 1;
+                println!("  ok   {}", result.name);
+                for f in &case.expect.findings {
+                    *fires.entry(f.rule.clone()).or_default() += 1;
+                    if let Some(v) = &f.variant {
+                        outcomes.insert((f.rule.clone(), v.clone()));
                     }
-                    for r in compiled.rules() {
-                        let listed = case.expect.findings.iter().any(|f| f.rule == r.id);
-                        if case.expect.absent.contains(&r.id) || (case.expect.exact && !listed) {
-                            *quiet.entry(r.id.clone()).or_default() += 1;
-                        }
-                    }
-                } else {
-                    failed += 1;
-                    print_failure(&result.name, &file, &result.failures);
                 }
+                for r in compiled.rules() {
+                    let listed = case.expect.findings.iter().any(|f| f.rule == r.id);
+                    if case.expect.absent.contains(&r.id) || (case.expect.exact && !listed) {
+                        *quiet.entry(r.id.clone()).or_default() += 1;
+                    }
+                }
+            } else {
+                failed += 1;
+                print_failure(&result.name, file, &result.failures);
             }
         }
         // Cross-record rules: tests/batch/*.json.
-        for file in load::batch_fixture_files(dir) {
-            let text = std::fs::read_to_string(&file)?;
-            let cases = fixtures::parse_batch_cases(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            for case in cases {
-                if !admit(&mut names, &case.name, filter, &mut failed) {
-                    continue;
-                }
-                let (failures, found) = fixtures::run_batch_case(&rules, &case, &load_base);
-                if failures.is_empty() {
-                    passed += 1;
-                    println!("  ok   {}", case.name);
-                    for f in &found {
-                        if let Some(v) = &f.variant {
-                            outcomes.insert((f.rule.clone(), v.clone()));
-                        }
+        for (file, case) in &suite.batch {
+            if !admit(&mut names, &case.name, filter, &mut failed) {
+                continue;
+            }
+            let (failures, found) = fixtures::run_batch_case(&rules, case, &load_base);
+            if failures.is_empty() {
+                passed += 1;
+                println!("  ok   {}", case.name);
+                for f in &found {
+                    if let Some(v) = &f.variant {
+                        outcomes.insert((f.rule.clone(), v.clone()));
                     }
-                    for meta in compiled.batch_rules() {
-                        if found.iter().any(|f| f.rule == meta.id) {
-                            *fires.entry(meta.id.clone()).or_default() += 1;
-                        } else if case.expect.exact {
-                            *quiet.entry(meta.id.clone()).or_default() += 1;
-                        }
-                    }
-                } else {
-                    failed += 1;
-                    print_failure(&case.name, &file, &failures);
                 }
+                for meta in compiled.batch_rules() {
+                    if found.iter().any(|f| f.rule == meta.id) {
+                        *fires.entry(meta.id.clone()).or_default() += 1;
+                    } else if case.expect.exact {
+                        *quiet.entry(meta.id.clone()).or_default() += 1;
+                    }
+                }
+            } else {
+                failed += 1;
+                print_failure(&case.name, file, &failures);
             }
         }
         if filter.is_none() {
