@@ -67,6 +67,18 @@ try {
   await settle();
   check(await page.locator("[data-shenhe-result]").textContent() === "", "submit is blocked while errors remain");
 
+  // Messages speak the clerk's language: labels, never field names or codes.
+  const level = page.locator('[data-repeat="sites"] [data-row]').first().locator('[data-field="level"]');
+  await level.selectOption("provincial");
+  await settle();
+  const nt09 = page.locator('.shenhe-msg[data-rule="NT-09"]');
+  const nt09Text = (await nt09.count()) === 1 ? await nt09.textContent() : "";
+  check(nt09Text.includes("“省级”") && nt09Text.includes("地市级、县级"), `NT-09 beside the site names the levels by label (${nt09Text})`);
+  const summaryText = await page.locator(".shenhe-summary").innerText();
+  check(!/\b[a-z]+_[a-z_]+\b|\b(true|false|provincial|prefecture)\b/.test(summaryText), `the portal's summary shows no field name or code (${summaryText})`);
+  await page.screenshot({ path: path.join(SHOTS, "01b-messages-with-labels.png"), fullPage: true });
+  await level.selectOption("prefecture");
+
   // Add two members back.
   for (const [id, name, title] of [["m-05", "钱五", "intermediate"], ["m-06", "孙六", "none"]]) {
     await page.locator('[data-add="members"]').click();
@@ -193,11 +205,14 @@ try {
   const charts = await page.evaluate(() => [...document.querySelectorAll("svg")].map((s) => ({
     h: s.getBoundingClientRect().height, bars: s.querySelectorAll("rect").length, labels: [...s.querySelectorAll("text")].map((t) => t.textContent) })));
   check(charts.length === 2 && charts.every((c) => c.h > 0 && c.bars > 0), "both charts render with bars");
-  check(charts[0].labels.includes("NT-15") && charts[0].labels.includes("QZ-03"), "the per-rule chart shows the cross-record rules");
+  check(["NT-15", "QZ-03"].every((id) => charts[0].labels.some((l) => l.startsWith(`${id} `) && /[\u4e00-\u9fff]/.test(l))),
+    `the per-rule chart shows the cross-record rules with their titles (${charts[0].labels.join(" | ")})`);
   check(charts[1].labels.includes("南埔镇卫生院"), "the per-jurisdiction chart names the recipients");
   const text = await page.locator("body").innerText();
   check(text.includes("nt-teams.csv!C58") && text.includes("委属医院0003"), "the NT-15 finding cites the hospital's cell");
-  check(/services_total\s+\d+/.test(text), "the roll-ups show the totals");
+  check(/服务总量（门诊、手术、远程、上门） services total[^\n]*\s+\d+/.test(text) && !/services_total|team_size/.test(text),
+    "the roll-ups show each figure by its label, never its field name");
+  check(/云南省（53）|贵州省（52）/.test(text), "jurisdictions are shown by name (云南省（53）)");
   await page.screenshot({ path: path.join(SHOTS, "06-batch-summary.png"), fullPage: true });
 } finally {
   await browser.close();

@@ -89,7 +89,7 @@ pub struct CompiledPack {
     pub(crate) messages: BTreeMap<String, Message>,
     /// Every property name the pack's scripts read (getters on the document).
     pub(crate) properties: std::collections::BTreeSet<String>,
-    source: PackSource,
+    pub(crate) source: PackSource,
 }
 
 /// Names a script sees; declared at compile time so `strict_variables` can

@@ -52,7 +52,7 @@ impl CompiledPack {
     /// `_batch` map derive.rhai computes (what the cross-record rules read).
     #[must_use]
     pub fn evaluate_for_batch(&self, submission: &Value) -> (Report, Option<Value>) {
-        let mut findings = schema::findings(&self.validator, submission);
+        let mut findings = schema::findings(&self.validator, submission, &self.source.labels);
         let mut derived_map = rhai::Map::new();
         let mut derived_doc = Dynamic::UNIT;
         // A non-object submission can only have SCHEMA findings; rules expect an object.

@@ -251,9 +251,15 @@ pub fn run_case(rules: &RuleSet, case: &Case, load_base: &dyn Fn(&str) -> Result
     match build_submission(case, load_base) {
         Ok(doc) => {
             let report = rules.evaluate(&doc, case.pack.as_deref());
+            let mut failures = check(&report, &case.expect);
+            if let Some(pack) = report.pack.as_ref().and_then(|p| rules.pack(&p.id)) {
+                for f in &report.findings {
+                    failures.extend(unlabelled(pack, &f.rule, f.variant.as_deref(), &f.params));
+                }
+            }
             CaseResult {
                 name: case.name.clone(),
-                failures: check(&report, &case.expect),
+                failures,
                 report: Some(report),
             }
         }
@@ -263,6 +269,14 @@ pub fn run_case(rules: &RuleSet, case: &Case, load_base: &dyn Fn(&str) -> Result
             report: None,
         },
     }
+}
+
+/// A failure for every code a finding's message would show raw.
+fn unlabelled(pack: &crate::CompiledPack, rule: &str, variant: Option<&str>, params: &serde_json::Map<String, Value>) -> Vec<String> {
+    pack.unlabelled_codes(rule, variant, params)
+        .into_iter()
+        .map(|c| format!("the message of {rule} shows the code {c:?}, which labels.toml [codes] does not name"))
+        .collect()
 }
 
 /// Every path of a JSON document (objects in written order, arrays by index),
@@ -441,6 +455,11 @@ pub fn run_batch_case(rules: &RuleSet, case: &BatchCase, load_base: &dyn Fn(&str
             .join("; ")
     };
     let mut failures = Vec::new();
+    for f in &report.findings {
+        if let Some(pack) = rules.pack(&f.pack) {
+            failures.extend(unlabelled(pack, &f.rule, f.variant.as_deref(), &f.params));
+        }
+    }
     for e in &case.expect.findings {
         if !report.findings.iter().any(|f| batch_matches(f, e)) {
             failures.push(format!("missing batch finding {} record {:?} [got: {}]", e.rule, e.record, got()));
@@ -494,6 +513,34 @@ impl Suite {
             suite.bases.insert(file.to_owned(), base);
         }
         Ok(suite)
+    }
+
+    /// The parity corpus of one pack: every case's submission, then every
+    /// base (`base/*.json`) mutated at every path (removed, or replaced by
+    /// each of `values`), evenly thinned to at most `per_base` per base.
+    /// Named `fixture CASE` and `BASE PATH := WHAT`.
+    #[must_use]
+    pub fn corpus(&self, values: &[Value], per_base: usize) -> Vec<(String, Value)> {
+        let load = |n: &str| self.base(n);
+        let mut out: Vec<(String, Value)> = self
+            .cases
+            .iter()
+            .filter_map(|(_, case)| Some((format!("fixture {}", case.name), build_submission(case, &load).ok()?)))
+            .collect();
+        for (file, doc) in &self.bases {
+            let (Some(name), Ok(doc)) = (file.strip_prefix("base/").filter(|n| !n.contains('/')), doc) else {
+                continue;
+            };
+            // Every path of a small base; an even spread over a large one.
+            let total = all_paths(doc).len() * (values.len() + 1);
+            let stride = total.div_ceil(per_base.max(1)).max(1);
+            out.extend(
+                mutations(doc, values)
+                    .step_by(stride)
+                    .map(|(path, what, sub)| (format!("{name} {path} := {what}"), sub)),
+            );
+        }
+        out
     }
 
     /// The base submission `name` (relative to `tests/`).

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::{Error, report::Message};
+use crate::{Error, labels::Labels, report::Message};
 
 /// The bundle format tag, checked on load.
 pub const BUNDLE_FORMAT: &str = "shenhe-bundle/1";
@@ -172,6 +172,10 @@ pub struct PackSource {
     pub params: Value,
     /// `messages.toml`: zh-CN and English templates keyed by rule id (or `id.variant`).
     pub messages: BTreeMap<String, Message>,
+    /// `labels.toml` merged with the shared vocabularies the pack imports
+    /// (`labels/*.toml`): what messages show instead of fields and codes.
+    #[serde(default, skip_serializing_if = "Labels::is_empty")]
+    pub labels: Labels,
     /// `lib.rhai`: functions shared by every script of the pack (may be empty).
     pub lib: Option<Script>,
     /// `derive.rhai`: evaluates to a map of derived figures.
@@ -243,6 +247,8 @@ impl PackSource {
         let mut schema = None;
         let mut params = Value::Object(serde_json::Map::new());
         let mut messages = BTreeMap::new();
+        let mut labels = Labels::default();
+        let mut label_files = Vec::new();
         let mut lib = None;
         let mut derive = None;
         let mut rules = Vec::new();
@@ -263,6 +269,12 @@ impl PackSource {
                     params = toml_to_json(toml::Value::Table(t));
                 }
                 "messages.toml" => messages = parse_toml(&path, text)?,
+                p if p == "labels.toml" || (p.starts_with(SHARED) && p.ends_with(".toml")) => {
+                    labels
+                        .merge(parse_toml(&path, text)?)
+                        .map_err(|message| Error::PackFile { file: path.clone(), message })?;
+                    label_files.push(path.clone());
+                }
                 "columns.toml" => {
                     let t: toml::Table = parse_toml(&path, text)?;
                     columns = Some(toml_to_json(toml::Value::Table(t)));
@@ -304,8 +316,13 @@ impl PackSource {
             file: "schema.json".into(),
             message: "missing".into(),
         })?;
-        // Exactly the shared rules the manifest imports.
-        let shared: Vec<&str> = rules.iter().filter_map(|r| r.file.strip_prefix(SHARED)).collect();
+        // Exactly the shared rules and vocabularies the manifest imports.
+        let shared: Vec<&str> = rules
+            .iter()
+            .map(|r| r.file.as_str())
+            .chain(label_files.iter().map(String::as_str))
+            .filter_map(|f| f.strip_prefix(SHARED))
+            .collect();
         if let Some(missing) = manifest.imports.iter().find(|i| !shared.contains(&i.as_str())) {
             return Err(Error::PackFile {
                 file: "pack.toml".into(),
@@ -315,7 +332,7 @@ impl PackSource {
         if let Some(extra) = shared.iter().find(|s| !manifest.imports.iter().any(|i| i == *s)) {
             return Err(Error::PackFile {
                 file: format!("{SHARED}{extra}"),
-                message: "a shared rule that pack.toml does not import".into(),
+                message: "a shared file that pack.toml does not import".into(),
             });
         }
         Ok(Self {
@@ -324,6 +341,7 @@ impl PackSource {
             schema,
             params,
             messages,
+            labels,
             lib,
             derive,
             rules,

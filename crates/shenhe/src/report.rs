@@ -4,7 +4,7 @@ use rhai::Dynamic;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Number, Value};
 
-use crate::pointer::DocPosition;
+use crate::{labels::Labels, pointer::DocPosition};
 
 /// The three audit classes of Chinese direct reporting (Part A2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -195,29 +195,38 @@ fn param_text(v: &Value, sep: &str) -> String {
     }
 }
 
-/// A division code with its name where the engine knows it (provinces):
-/// `云南省（53）`, `Yunnan (53)`; other codes as they are.
-fn division_text(v: &Value, sep: &str, english: bool) -> String {
-    match v {
-        Value::Array(a) => a.iter().map(|x| division_text(x, sep, english)).collect::<Vec<_>>().join(sep),
-        Value::String(code) => match crate::division::province_name(code, english) {
-            Some(name) if english => format!("{name} ({code})"),
-            Some(name) => format!("{name}（{code}）"),
-            None => code.clone(),
-        },
-        other => param_text(other, sep),
+/// A parameter through a filter: `division` names division codes, `code`
+/// labels codes, `field` names the field a JSON Pointer points at, `derived`
+/// names a derived figure; booleans
+/// always read 是/否 (`yesno` says so explicitly); lists are joined. Values
+/// the catalogue cannot name stay as they are (they are what was typed).
+fn filtered(v: &Value, filter: &str, sep: &str, english: bool, labels: &Labels) -> String {
+    match (v, filter) {
+        (Value::Array(a), _) => a.iter().map(|x| filtered(x, filter, sep, english, labels)).collect::<Vec<_>>().join(sep),
+        (Value::String(code), "division") => labels.division_text(code, english),
+        (Value::String(code), "code") => labels.code(code, english).map_or_else(|| code.clone(), str::to_owned),
+        (Value::String(pointer), "field") => labels.field(pointer, english),
+        (Value::String(name), "derived") => labels.derived(name, english).to_owned(),
+        // A clerk never reads `true`/`false`, whatever the placeholder says.
+        (Value::Bool(b), _) => match (b, english) {
+            (true, false) => "是",
+            (false, false) => "否",
+            (true, true) => "yes",
+            (false, true) => "no",
+        }
+        .to_owned(),
+        (other, _) => param_text(other, sep),
     }
 }
 
-/// Fills `{name}` placeholders from `params`; `{name|division}` names a
-/// division code (or a list of them) where the engine knows it. Unknown
-/// names stay visible.
-#[must_use]
-pub fn render(template: &str, params: &Map<String, Value>, list_sep: &str) -> String {
-    render_in(template, params, list_sep, false)
-}
+const FILTERS: [&str; 6] = ["", "division", "code", "field", "derived", "yesno"];
 
-fn render_in(template: &str, params: &Map<String, Value>, list_sep: &str, english: bool) -> String {
+/// Fills `{name}` placeholders from `params`, through a filter when the
+/// placeholder names one (`{name|code}`, see [`filtered`]); `{@path}` is the
+/// finding's own field (`第2名医师的“门诊人次”`). Unknown names stay visible.
+#[must_use]
+pub fn render(template: &str, params: &Map<String, Value>, path: &str, labels: &Labels, english: bool) -> String {
+    let sep = if english { ", " } else { "、" };
     let mut out = String::with_capacity(template.len() + 16);
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -225,13 +234,12 @@ fn render_in(template: &str, params: &Map<String, Value>, list_sep: &str, englis
         let after = &rest[start + 1..];
         let placeholder = after.find('}').map(|end| (end, after[..end].split_once('|').unwrap_or((&after[..end], ""))));
         match placeholder {
-            Some((end, (name, filter))) if params.contains_key(name) && matches!(filter, "" | "division") => {
-                let v = &params[name];
-                out.push_str(&if filter.is_empty() {
-                    param_text(v, list_sep)
-                } else {
-                    division_text(v, list_sep, english)
-                });
+            Some((end, ("@path", ""))) => {
+                out.push_str(&labels.field(path, english));
+                rest = &after[end + 1..];
+            }
+            Some((end, (name, filter))) if params.contains_key(name) && FILTERS.contains(&filter) => {
+                out.push_str(&filtered(&params[name], filter, sep, english, labels));
                 rest = &after[end + 1..];
             }
             _ => {
@@ -244,6 +252,27 @@ fn render_in(template: &str, params: &Map<String, Value>, list_sep: &str, englis
     out
 }
 
+/// The codes a template shows through `{x|code}` that `labels` cannot name:
+/// `shenhe test` fails a pack whose messages would show a raw code.
+#[must_use]
+pub fn unlabelled_codes(template: &str, params: &Map<String, Value>, labels: &Labels) -> Vec<String> {
+    let mut missing = Vec::new();
+    for piece in template.split('{').skip(1) {
+        let Some((name, "code")) = piece.split_once('}').and_then(|(p, _)| p.split_once('|')) else {
+            continue;
+        };
+        let mut stack: Vec<&Value> = params.get(name).into_iter().collect();
+        while let Some(v) = stack.pop() {
+            match v {
+                Value::Array(a) => stack.extend(a),
+                Value::String(c) if labels.code(c, false).is_none() => missing.push(c.clone()),
+                _ => {}
+            }
+        }
+    }
+    missing
+}
+
 /// A message in both languages, from a pack's `messages.toml` or the engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
@@ -254,12 +283,13 @@ pub struct Message {
 }
 
 impl Message {
-    /// Renders both languages and appends the rule id: `…（NT-01）` / `… (NT-01)`.
+    /// Renders both languages for a finding at `path` and appends the rule
+    /// id: `…（NT-01）` / `… (NT-01)`.
     #[must_use]
-    pub fn render(&self, rule: &str, params: &Map<String, Value>) -> (String, String) {
+    pub fn render(&self, rule: &str, params: &Map<String, Value>, path: &str, labels: &Labels) -> (String, String) {
         (
-            format!("{}（{rule}）", render_in(&self.zh, params, "、", false)),
-            format!("{} ({rule})", render_in(&self.en, params, ", ", true)),
+            format!("{}（{rule}）", render(&self.zh, params, path, labels, false)),
+            format!("{} ({rule})", render(&self.en, params, path, labels, true)),
         )
     }
 }
@@ -323,7 +353,7 @@ mod tests {
             zh: "每支国家医疗队不少于{min}人，本队{actual}人".into(),
             en: "at least {min}; has {actual}; {list}; {unknown}".into(),
         };
-        let (zh, en) = m.render("NT-01", params);
+        let (zh, en) = m.render("NT-01", params, "", &Labels::default());
         assert_eq!(zh, "每支国家医疗队不少于5人，本队4人（NT-01）");
         assert_eq!(en, "at least 5; has 4; a, b; {unknown} (NT-01)");
     }
@@ -335,7 +365,7 @@ mod tests {
             en: "province {p|division} not in ({list|division}); {other|division}".into(),
         };
         let params = serde_json::json!({"p": "44", "list": ["53", "XPCC", "532600"], "other": 7});
-        let (zh, en) = m.render("NT-11", params.as_object().unwrap());
+        let (zh, en) = m.render("NT-11", params.as_object().unwrap(), "", &Labels::default());
         assert_eq!(
             zh,
             "省份“广东省（44）”不在名单内（云南省（53）、新疆生产建设兵团（XPCC）、532600），44（NT-11）"
@@ -344,6 +374,37 @@ mod tests {
             en,
             "province Guangdong (44) not in (Yunnan (53), Xinjiang Production and Construction Corps (XPCC), 532600); 7 (NT-11)"
         );
+    }
+
+    #[test]
+    fn report_filters_show_labels_not_codes() {
+        let mut labels = Labels::default();
+        let l = |zh: &str, en: &str| crate::labels::Label { zh: zh.into(), en: en.into() };
+        labels.codes.insert("provincial".into(), l("省级", "provincial"));
+        labels.codes.insert("county".into(), l("县级", "county level"));
+        labels.fields.insert("/sites".into(), l("工作地点", "sites"));
+        labels.fields.insert("/sites/*".into(), l("第{n}个工作地点", "site {n}"));
+        labels.fields.insert("/sites/*/level".into(), l("工作地点级别", "site level"));
+        labels.divisions.insert("532624".into(), l("麻栗坡县", "Malipo County"));
+        let m = Message {
+            zh: "{@path}为“{actual|code}”，应为{allowed|code}；{other|code}；{flag|yesno}，{on}；{at|field}；{county|division}".into(),
+            en: "{@path} is {actual|code}, not {allowed|code}; {other|code}; {flag|yesno}, {on}; {at|field}; {county|division}".into(),
+        };
+        let params = json!({
+            "actual": "provincial", "allowed": ["county"], "other": "typed text",
+            "flag": false, "on": true, "at": "/sites/0", "county": "532624"
+        });
+        let params = params.as_object().unwrap();
+        let (zh, en) = m.render("NT-09", params, "/sites/2/level", &labels);
+        assert_eq!(
+            zh,
+            "第3个工作地点的“工作地点级别”为“省级”，应为县级；typed text；否，是；第1个工作地点；麻栗坡县（532624）（NT-09）"
+        );
+        assert_eq!(
+            en,
+            "\"site level\" of site 3 is provincial, not county level; typed text; no, yes; site 1; Malipo County (532624) (NT-09)"
+        );
+        assert_eq!(unlabelled_codes(&m.zh, params, &labels), vec!["typed text".to_owned()]);
     }
 
     #[test]

@@ -51,6 +51,31 @@ impl RuleSet {
         self.packs.iter().find(|p| p.manifest.id == id)
     }
 
+    /// The label catalogue of a pack (empty for an unknown id).
+    #[must_use]
+    pub fn labels(&self, pack: &str) -> &crate::labels::Labels {
+        static NONE: std::sync::OnceLock<crate::labels::Labels> = std::sync::OnceLock::new();
+        self.pack(pack).map_or_else(|| NONE.get_or_init(Default::default), |p| &p.source.labels)
+    }
+
+    /// A rule's title: from `pack` when given, else from the first pack
+    /// that names the rule (`X-01` has one meaning in every pack).
+    #[must_use]
+    pub fn rule_title(&self, pack: Option<&str>, rule: &str, english: bool) -> Option<&str> {
+        pack.and_then(|id| self.labels(id).rule(rule, english))
+            .or_else(|| self.packs.iter().find_map(|p| p.source.labels.rule(rule, english)))
+    }
+
+    /// A division code as people read it (`泉港区（350505）`), with the name
+    /// from any pack's catalogue or the provinces the engine ships.
+    #[must_use]
+    pub fn division_text(&self, code: &str, english: bool) -> String {
+        self.packs.iter().find(|p| p.source.labels.divisions.contains_key(code)).map_or_else(
+            || crate::labels::Labels::default().division_text(code, english),
+            |p| p.source.labels.division_text(code, english),
+        )
+    }
+
     /// Validates a submission with the pack its `form` and `policy` select,
     /// or with `forced` when given. No match gives a `PACK-NONE` report.
     #[must_use]

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     Error,
+    labels::Labels,
     report::{Finding, Severity},
 };
 
@@ -46,6 +47,19 @@ fn type_name_zh(t: &str) -> &'static str {
     }
 }
 
+fn type_name_en(t: &str) -> &'static str {
+    match t {
+        "integer" => "a whole number",
+        "number" => "a number",
+        "string" => "text",
+        "boolean" => "yes or no",
+        "array" => "a list",
+        "object" => "a group of fields",
+        "null" => "empty",
+        _ => "another type",
+    }
+}
+
 fn expected_types(kind: &TypeKind) -> Vec<String> {
     match kind {
         TypeKind::Single(t) => vec![t.to_string()],
@@ -53,113 +67,142 @@ fn expected_types(kind: &TypeKind) -> Vec<String> {
     }
 }
 
-/// Zh-CN and English text and the parameters for one violation.
-fn describe(kind: &ValidationErrorKind, masked: String) -> (String, String, Map<String, Value>) {
+/// Zh-CN and English text and the parameters for one violation of the field
+/// at `path`, named by its label (`第2名医师的“门诊人次”应填写整数`).
+fn describe(kind: &ValidationErrorKind, masked: String, path: &str, labels: &Labels) -> (String, String, Map<String, Value>) {
+    let zh_field = labels.field(path, false);
+    let en_field = labels.field(path, true);
+    let codes = |v: &Value, english: bool| match v {
+        Value::String(c) => labels.code(c, english).map_or_else(|| c.clone(), str::to_owned),
+        other => other.to_string(),
+    };
     let mut p = Map::new();
     let (zh, en) = match kind {
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default().to_owned();
             p.insert("keyword".into(), json!("required"));
             p.insert("field".into(), json!(name));
-            (format!("缺少必填项 {name}"), format!("Required field '{name}' is missing"))
+            (format!("缺少必填项：{zh_field}"), format!("{en_field} is required but missing"))
         }
         ValidationErrorKind::Type { kind } => {
             let types = expected_types(kind);
             let zh: Vec<&str> = types.iter().map(|t| type_name_zh(t)).collect();
+            let en: Vec<&str> = types.iter().map(|t| type_name_en(t)).collect();
             p.insert("keyword".into(), json!("type"));
             p.insert("expected".into(), json!(types));
-            (format!("应填写{}", zh.join("或")), format!("Must be of type {}", types.join(" or ")))
+            (format!("{zh_field}应填写{}", zh.join("或")), format!("{en_field} must be {}", en.join(" or ")))
         }
         ValidationErrorKind::Enum { options } => {
             p.insert("keyword".into(), json!("enum"));
             p.insert("allowed".into(), (**options).clone());
-            let list = options
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
-                        .collect::<Vec<_>>()
-                        .join("、")
-                })
-                .unwrap_or_default();
+            let list = |english: bool, sep: &str| {
+                options
+                    .as_array()
+                    .map(|a| a.iter().map(|v| codes(v, english)).collect::<Vec<_>>().join(sep))
+                    .unwrap_or_default()
+            };
             (
-                format!("取值不在允许范围内（可选：{list}）"),
-                format!("Value is not one of the allowed values ({})", list.replace('、', ", ")),
+                format!("{zh_field}取值不在允许范围内（可选：{}）", list(false, "、")),
+                format!("{en_field} is not one of the allowed values ({})", list(true, ", ")),
             )
         }
         ValidationErrorKind::Constant { expected_value } => {
             p.insert("keyword".into(), json!("const"));
             p.insert("expected".into(), (**expected_value).clone());
-            (format!("取值应为 {expected_value}"), format!("Value must be {expected_value}"))
+            (
+                format!("{zh_field}取值应为“{}”", codes(expected_value, false)),
+                format!("{en_field} must be \"{}\"", codes(expected_value, true)),
+            )
         }
         ValidationErrorKind::Minimum { limit } | ValidationErrorKind::ExclusiveMinimum { limit } => {
             p.insert("keyword".into(), json!("minimum"));
             p.insert("limit".into(), limit.clone());
-            (format!("数值不能小于 {limit}"), format!("Value must not be below {limit}"))
+            (format!("{zh_field}不能小于 {limit}"), format!("{en_field} must not be below {limit}"))
         }
         ValidationErrorKind::Maximum { limit } | ValidationErrorKind::ExclusiveMaximum { limit } => {
             p.insert("keyword".into(), json!("maximum"));
             p.insert("limit".into(), limit.clone());
-            (format!("数值不能大于 {limit}"), format!("Value must not be above {limit}"))
+            (format!("{zh_field}不能大于 {limit}"), format!("{en_field} must not be above {limit}"))
         }
         ValidationErrorKind::MinItems { limit } => {
             p.insert("keyword".into(), json!("minItems"));
             p.insert("limit".into(), json!(limit));
-            (format!("至少应有 {limit} 项"), format!("Needs at least {limit} items"))
+            (format!("{zh_field}至少应有 {limit} 项"), format!("{en_field} needs at least {limit} items"))
         }
         ValidationErrorKind::MaxItems { limit } => {
             p.insert("keyword".into(), json!("maxItems"));
             p.insert("limit".into(), json!(limit));
-            (format!("最多 {limit} 项"), format!("At most {limit} items"))
+            (format!("{zh_field}最多 {limit} 项"), format!("{en_field} may have at most {limit} items"))
         }
         ValidationErrorKind::MinLength { limit } => {
             p.insert("keyword".into(), json!("minLength"));
             p.insert("limit".into(), json!(limit));
-            (format!("长度至少 {limit} 个字符"), format!("Must be at least {limit} characters"))
+            (
+                format!("{zh_field}长度至少 {limit} 个字符"),
+                format!("{en_field} must be at least {limit} characters"),
+            )
         }
         ValidationErrorKind::MaxLength { limit } => {
             p.insert("keyword".into(), json!("maxLength"));
             p.insert("limit".into(), json!(limit));
-            (format!("长度不能超过 {limit} 个字符"), format!("Must be at most {limit} characters"))
+            (
+                format!("{zh_field}长度不能超过 {limit} 个字符"),
+                format!("{en_field} must be at most {limit} characters"),
+            )
         }
         ValidationErrorKind::Pattern { pattern } => {
             p.insert("keyword".into(), json!("pattern"));
             p.insert("pattern".into(), json!(pattern));
-            ("格式不正确".to_owned(), format!("Does not match the expected pattern {pattern}"))
+            (
+                format!("{zh_field}格式不正确"),
+                format!("{en_field} does not match the expected pattern {pattern}"),
+            )
         }
         ValidationErrorKind::Format { format } => {
             p.insert("keyword".into(), json!("format"));
             p.insert("format".into(), json!(format));
             let zh = match format.as_str() {
-                "date" => "日期格式应为 YYYY-MM-DD，且为真实日期".to_owned(),
-                "date-time" => "时间格式应为 RFC 3339（如 2024-09-27T12:00:00+08:00）".to_owned(),
-                f => format!("格式应为 {f}"),
+                "date" => format!("{zh_field}日期格式应为 YYYY-MM-DD，且为真实日期"),
+                "date-time" => format!("{zh_field}时间格式应为 RFC 3339（如 2024-09-27T12:00:00+08:00）"),
+                f => format!("{zh_field}格式应为 {f}"),
             };
-            (zh, format!("Must be a valid {format}"))
+            (zh, format!("{en_field} must be a valid {format}"))
         }
         ValidationErrorKind::AdditionalProperties { unexpected } => {
             p.insert("keyword".into(), json!("additionalProperties"));
             p.insert("unexpected".into(), json!(unexpected));
             (
-                format!("包含表单未定义的字段：{}", unexpected.join("、")),
-                format!("Unexpected fields: {}", unexpected.join(", ")),
+                format!("{zh_field}中有表单未定义的字段：{}", unexpected.join("、")),
+                format!("{en_field} has fields the form does not define: {}", unexpected.join(", ")),
             )
         }
         ValidationErrorKind::UniqueItems => {
             p.insert("keyword".into(), json!("uniqueItems"));
-            ("列表中有重复项".to_owned(), "Items must be unique".to_owned())
+            (format!("{zh_field}中有重复项"), format!("{en_field} has duplicate items"))
         }
         _ => {
             p.insert("keyword".into(), json!("other"));
-            ("数据结构不符合表单要求".to_owned(), masked.clone())
+            (
+                format!("{zh_field}的数据结构不符合表单要求"),
+                format!("{en_field} does not fit the form: {masked}"),
+            )
         }
     };
     p.insert("detail".into(), json!(masked));
-    (zh, en, p)
+    (zh, capitalised(en), p)
+}
+
+/// `"x" …` and `the form …` start a sentence.
+fn capitalised(s: String) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_lowercase() => c.to_ascii_uppercase().to_string() + chars.as_str(),
+        _ => s,
+    }
 }
 
 /// All violations of `instance`, as `SCHEMA` error findings.
-pub(crate) fn findings(validator: &jsonschema::Validator, instance: &Value) -> Vec<Finding> {
+pub(crate) fn findings(validator: &jsonschema::Validator, instance: &Value, labels: &Labels) -> Vec<Finding> {
     // Most submissions are valid: the boolean check is much cheaper than collecting errors.
     if validator.is_valid(instance) {
         return Vec::new();
@@ -174,7 +217,7 @@ pub(crate) fn findings(validator: &jsonschema::Validator, instance: &Value) -> V
                 path.push_str(&property.as_str().unwrap_or_default().replace('~', "~0").replace('/', "~1"));
             }
             // `masked()` leaves the submitted value out: submissions carry personal data.
-            let (zh, en, params) = describe(err.kind(), err.masked().to_string());
+            let (zh, en, params) = describe(err.kind(), err.masked().to_string(), &path, labels);
             Finding {
                 rule: "SCHEMA".into(),
                 severity: Severity::Error,

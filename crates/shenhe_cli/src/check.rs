@@ -13,7 +13,7 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::Value;
 use shenhe::{
-    Report, Severity,
+    Report, RuleSet, Severity,
     batch::{Batch, BatchReport},
     sheet::SourceMap,
 };
@@ -51,6 +51,7 @@ pub struct Options<'a> {
 /// Prints each report as it comes and folds it into the batch.
 struct Printer<'a> {
     out: io::StdoutLock<'a>,
+    rules: &'a RuleSet,
     output: Output,
     color: bool,
     batch: Batch<'a>,
@@ -68,7 +69,7 @@ impl Printer<'_> {
             Output::Text => {
                 let shown = cells.map_or_else(|| source.to_owned(), |c| format!("{source} {}", c.rows_ref()));
                 self.progress
-                    .suspend(|| write!(self.out, "{}", render::text(&shown, report, cells, self.color)))
+                    .suspend(|| write!(self.out, "{}", render::text(&shown, report, cells, self.color, self.rules)))
             }
             Output::Json => match cells {
                 None => writeln!(self.out, "{}", report.to_json()),
@@ -184,6 +185,7 @@ pub fn run(o: &Options<'_>) -> Result<ExitCode> {
     let color = o.output == Output::Text && stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let printer = Printer {
         out: stdout.lock(),
+        rules: &rules,
         output: o.output,
         color,
         batch: Batch::new(&rules, registry),
@@ -209,7 +211,7 @@ pub fn run(o: &Options<'_>) -> Result<ExitCode> {
         std::fs::write(path, report.to_json() + "\n").with_context(|| format!("cannot write {}", path.display()))?;
     }
     match o.output {
-        Output::Html => write!(out, "{}", html::summary(&report, o.files))?,
+        Output::Html => write!(out, "{}", html::summary(&report, o.files, &rules))?,
         Output::Text if is_batch => write!(out, "{}", batch_text(&report))?,
         _ => {}
     }

@@ -17,7 +17,7 @@ use shenhe::fixtures;
 use crate::load;
 
 /// Mutations kept per base submission (about 7 bases: ~3,500 in all).
-const MUTATIONS_PER_BASE: usize = 500;
+pub const MUTATIONS_PER_BASE: usize = 500;
 
 pub fn run(rules: &Path, out: &Path, names_out: &Path) -> Result<ExitCode> {
     let packs = load::read_packs(rules)?;
@@ -29,31 +29,14 @@ pub fn run(rules: &Path, out: &Path, names_out: &Path) -> Result<ExitCode> {
     for pack in &packs {
         let Some(dir) = &pack.dir else { continue };
         let id = &pack.source.manifest.id;
-        let tests = dir.join("tests");
-        for file in load::fixture_files(dir)? {
-            let text = fs::read_to_string(&file)?;
-            let cases = fixtures::parse_cases(&text).map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            for case in cases {
-                let Ok(sub) = fixtures::build_submission(&case, &|n: &str| load::read_json(&tests.join(n))) else {
-                    continue;
-                };
-                writeln!(subs, "{sub}")?;
-                writeln!(names, "{id} fixture {}", case.name)?;
-                count += 1;
-            }
-        }
-        for base in load::base_files(dir) {
-            let doc = load::read_json(&base).map_err(anyhow::Error::msg)?;
-            let base_name = base.file_name().unwrap_or_default().to_string_lossy();
-            // Every path of a small base; an even spread over a large one, so
-            // each base gives at most MUTATIONS_PER_BASE submissions.
-            let total = fixtures::all_paths(&doc).len() * (values.len() + 1);
-            let stride = total.div_ceil(MUTATIONS_PER_BASE).max(1);
-            for (path, what, sub) in fixtures::mutations(&doc, &values).step_by(stride) {
-                writeln!(subs, "{sub}")?;
-                writeln!(names, "{id} {base_name} {path} := {what}")?;
-                count += 1;
-            }
+        load::fixture_files(dir)?;
+        let files = load::test_files(dir)?;
+        let suite =
+            fixtures::Suite::parse(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).map_err(|e| anyhow::anyhow!("{}: {e}", dir.join("tests").display()))?;
+        for (name, sub) in suite.corpus(&values, MUTATIONS_PER_BASE) {
+            writeln!(subs, "{sub}")?;
+            writeln!(names, "{id} {name}")?;
+            count += 1;
         }
     }
     subs.flush()?;

@@ -6,7 +6,7 @@ use std::{fmt::Write, path::PathBuf};
 
 use serde_json::Value;
 use shenhe::{
-    Severity,
+    RuleSet, Severity,
     batch::{BatchReport, StatusCounts},
 };
 
@@ -26,10 +26,15 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
-/// A jurisdiction as an official reads it: `云南省 53` where the engine knows
-/// the name (provinces), else as the batch names it.
-fn jurisdiction_label(j: &str) -> String {
-    shenhe::division::province_name(j, false).map_or_else(|| j.to_owned(), |name| format!("{name} {j}"))
+/// A jurisdiction as an official reads it: `云南省（53）` where a pack or the
+/// engine knows the name, else as the batch names it.
+fn jurisdiction_label(rules: &RuleSet, j: &str) -> String {
+    rules.division_text(j, false)
+}
+
+/// A rule id with its title: `NT-10 县域工作点以重点县为主`.
+fn rule_label(rules: &RuleSet, pack: Option<&str>, rule: &str) -> String {
+    rules.rule_title(pack, rule, false).map_or_else(|| rule.to_owned(), |t| format!("{rule} {t}"))
 }
 
 fn severity_zh(s: Severity) -> &'static str {
@@ -54,6 +59,16 @@ fn color(s: Severity) -> &'static str {
 }
 
 /// A horizontal bar chart: one row per `(label, [(value, colour)])`, bars stacked.
+/// At most `max` characters, the rest as `…` (a chart label; the whole
+/// text is its tooltip).
+fn shortened(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        s.chars().take(max - 1).chain(['…']).collect()
+    }
+}
+
 fn bars(title: &str, rows: &[(String, Vec<(u64, &'static str)>)]) -> String {
     let max = rows
         .iter()
@@ -61,7 +76,7 @@ fn bars(title: &str, rows: &[(String, Vec<(u64, &'static str)>)]) -> String {
         .max()
         .unwrap_or(0)
         .max(1);
-    let (label_w, bar_w, row_h) = (190.0, 420.0, 24.0);
+    let (label_w, bar_w, row_h) = (330.0, 420.0, 24.0);
     #[allow(clippy::cast_precision_loss, reason = "chart geometry")]
     let height = row_h * rows.len() as f64 + 8.0;
     let mut svg = format!(
@@ -74,10 +89,11 @@ fn bars(title: &str, rows: &[(String, Vec<(u64, &'static str)>)]) -> String {
         let y = row_h * i as f64 + 4.0;
         let _ = write!(
             svg,
-            "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"13\">{}</text>",
+            "<g><title>{}</title><text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"13\">{}</text></g>",
+            esc(label),
             label_w - 8.0,
             y + 15.0,
-            esc(label)
+            esc(&shortened(label, 24))
         );
         let mut x = label_w;
         let mut total = 0;
@@ -116,7 +132,7 @@ fn figure(v: &Value) -> String {
 }
 
 /// The page.
-pub fn summary(r: &BatchReport, files: &[PathBuf]) -> String {
+pub fn summary(r: &BatchReport, files: &[PathBuf], rules: &RuleSet) -> String {
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let mut h = String::new();
     let _ = write!(
@@ -182,7 +198,9 @@ th{{background:#f4f6f7}}td.k{{white-space:nowrap}}td.n{{text-align:right;font-va
                 }
             }
         }
-        by.into_iter().map(|(rule, n)| (rule, vec![(n[0], RED), (n[1], AMBER), (n[2], BLUE)])).collect()
+        by.into_iter()
+            .map(|(rule, n)| (rule_label(rules, None, &rule), vec![(n[0], RED), (n[1], AMBER), (n[2], BLUE)]))
+            .collect()
     };
     let _ = write!(h, "<h2 id=\"by-rule\">按规则 Findings per rule</h2>{legend}");
     if rule_rows.is_empty() {
@@ -195,7 +213,7 @@ th{{background:#f4f6f7}}td.k{{white-space:nowrap}}td.n{{text-align:right;font-va
         .iter()
         .map(|j| {
             (
-                jurisdiction_label(&j.jurisdiction),
+                jurisdiction_label(rules, &j.jurisdiction),
                 vec![(j.status.rejected, RED), (j.status.needs_explanation, AMBER), (j.status.accepted, GREEN)],
             )
         })
@@ -210,7 +228,7 @@ th{{background:#f4f6f7}}td.k{{white-space:nowrap}}td.n{{text-align:right;font-va
         let _ = write!(
             h,
             "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            esc(&jurisdiction_label(&j.jurisdiction)),
+            esc(&jurisdiction_label(rules, &j.jurisdiction)),
             j.submissions,
             status_line(&j.status),
             j.errors,
@@ -230,11 +248,13 @@ th{{background:#f4f6f7}}td.k{{white-space:nowrap}}td.n{{text-align:right;font-va
             p.submissions,
             status_line(&p.status)
         );
+        let labels = rules.labels(&p.id);
+        let name = |k: &str| format!("{} <span class=\"en\">{}</span>", esc(labels.derived(k, false)), esc(labels.derived(k, true)));
         for (k, v) in &p.sum {
-            let _ = write!(h, "<tr><td>{}</td><td class=\"n\">{}</td><td></td></tr>", esc(k), figure(v));
+            let _ = write!(h, "<tr><td>{}</td><td class=\"n\">{}</td><td></td></tr>", name(k), figure(v));
         }
         for (k, v) in &p.mean {
-            let _ = write!(h, "<tr><td>{}</td><td></td><td class=\"n\">{}</td></tr>", esc(k), figure(v));
+            let _ = write!(h, "<tr><td>{}</td><td></td><td class=\"n\">{}</td></tr>", name(k), figure(v));
         }
         h.push_str("</table>");
     }
@@ -260,7 +280,7 @@ th{{background:#f4f6f7}}td.k{{white-space:nowrap}}td.n{{text-align:right;font-va
             let _ = write!(
                 h,
                 "<tr><td class=\"k\">{}</td><td class=\"k\" style=\"color:{}\">{}</td><td>{at}</td><td>{}<div class=\"en\">{}</div></td></tr>",
-                esc(&f.rule),
+                esc(&rule_label(rules, Some(&f.pack), &f.rule)),
                 color(f.severity),
                 severity_zh(f.severity),
                 esc(&f.message),
@@ -305,9 +325,10 @@ mod tests {
 
     #[test]
     fn jurisdictions_by_name_where_known() {
-        assert_eq!(jurisdiction_label("53"), "云南省 53");
-        assert_eq!(jurisdiction_label("南埔镇卫生院"), "南埔镇卫生院");
-        assert_eq!(jurisdiction_label("532600"), "532600");
+        let rules = shenhe::RuleSet::compile([]).unwrap();
+        assert_eq!(jurisdiction_label(&rules, "53"), "云南省（53）");
+        assert_eq!(jurisdiction_label(&rules, "南埔镇卫生院"), "南埔镇卫生院");
+        assert_eq!(jurisdiction_label(&rules, "532600"), "532600");
     }
 
     #[test]

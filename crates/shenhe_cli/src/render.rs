@@ -3,14 +3,14 @@
 use std::fmt::Write;
 
 use owo_colors::OwoColorize;
-use shenhe::{Report, Severity, Status, sheet::SourceMap};
+use shenhe::{Report, RuleSet, Severity, Status, sheet::SourceMap};
 
 fn paint(s: &str, color: bool, f: impl Fn(&str) -> String) -> String {
     if color { f(s) } else { s.to_owned() }
 }
 
 /// Renders one report.
-pub fn text(source: &str, report: &Report, cells: Option<&SourceMap>, color: bool) -> String {
+pub fn text(source: &str, report: &Report, cells: Option<&SourceMap>, color: bool, rules: &RuleSet) -> String {
     let mut out = String::new();
     let status = match report.status {
         Status::Accepted => paint("accepted 通过", color, |s| s.green().bold().to_string()),
@@ -38,8 +38,13 @@ pub fn text(source: &str, report: &Report, cells: Option<&SourceMap>, color: boo
         let _ = writeln!(out, "      {}", paint(&f.message_en, color, |s| s.dimmed().to_string()));
     }
     if !report.derived.is_empty() {
-        let figures: Vec<String> = report.derived.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let _ = writeln!(out, "  derived 派生指标: {}", figures.join("  "));
+        // Each figure by its label, with its name for whoever reads the JSON.
+        let labels = report.pack.as_ref().map(|p| rules.labels(&p.id));
+        let _ = writeln!(out, "  派生指标 derived:");
+        for (k, v) in &report.derived {
+            let (zh, en) = labels.map_or((k.as_str(), k.as_str()), |l| (l.derived(k, false), l.derived(k, true)));
+            let _ = writeln!(out, "      {zh} {}: {v}", paint(&format!("{en} ({k})"), color, |s| s.dimmed().to_string()));
+        }
     }
     let _ = writeln!(
         out,

@@ -98,6 +98,14 @@ fn run_fixtures(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
         // The rule headers, parsed once when the pack was compiled.
         let Some(compiled) = rules.pack(id) else { continue };
         println!("pack {id}");
+        // Every field, code, figure and rule a clerk may read about has a label.
+        for problem in compiled.label_problems() {
+            failed += 1;
+            println!("  FAIL labels: {problem}");
+        }
+        if filter.is_none() {
+            failed += audit_messages(&rules, compiled, &suite);
+        }
         for (file, case) in &suite.cases {
             if !admit(&mut names, &case.name, filter, &mut failed) {
                 continue;
@@ -179,4 +187,55 @@ fn run_fixtures(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
     }
     println!("\n{passed} passed, {failed} failed");
     Ok(if failed == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Over the pack's parity corpus (its fixtures and every base mutated at
+/// every path) and its batch fixtures, no message shows a field name, a
+/// code or `true`/`false` (issue 15). Prints each rule and word once, with an example; returns the
+/// number of failures.
+#[allow(clippy::print_stdout, reason = "the test runner's output is its interface")]
+fn audit_messages(rules: &shenhe::RuleSet, pack: &shenhe::CompiledPack, suite: &Suite) -> usize {
+    let audit = pack.message_audit();
+    let mut values = fixtures::broken_values();
+    values.extend(fixtures::parity_values());
+    let corpus = suite.corpus(&values, crate::corpus::MUTATIONS_PER_BASE);
+    let mut seen: BTreeMap<(String, String), (usize, String)> = BTreeMap::new();
+    let mut findings = 0usize;
+    for (_, sub) in &corpus {
+        let report = rules.evaluate(sub, Some(&pack.manifest().id));
+        for f in &report.findings {
+            findings += 1;
+            for word in audit.raw_words(f) {
+                let e = seen.entry((f.rule.clone(), word.clone())).or_insert_with(|| {
+                    let m = if word.starts_with("en") { &f.message_en } else { &f.message };
+                    (0, format!("{} at {}", m, f.path))
+                });
+                e.0 += 1;
+            }
+        }
+    }
+    // The cross-record rules' messages, over the batch fixtures.
+    let load = |n: &str| suite.base(n);
+    for (_, case) in &suite.batch {
+        for f in fixtures::run_batch_case(rules, case, &load).1 {
+            findings += 1;
+            for word in audit.raw_words_in(&f.rule, &f.message, &f.message_en, &f.params) {
+                let e = seen.entry((f.rule.clone(), word.clone())).or_insert_with(|| {
+                    let m = if word.starts_with("en") { &f.message_en } else { &f.message };
+                    (0, format!("{m} at record {:?}", f.record))
+                });
+                e.0 += 1;
+            }
+        }
+    }
+    for ((rule, word), (n, example)) in &seen {
+        println!("  FAIL message {rule} shows the raw {word} ({n}×), e.g. {example}");
+    }
+    if seen.is_empty() {
+        println!(
+            "  ok   messages: {findings} findings over {} corpus submissions name fields and codes by their labels",
+            corpus.len()
+        );
+    }
+    seen.len()
 }

@@ -217,6 +217,10 @@ fn mutation_pack(name: &str, extra: &str) -> PathBuf {
         ),
         ("messages.toml", "[\"T-01\"]\nzh = \"不超过10，填写为{n}\"\nen = \"at most 10, got {n}\"\n"),
         (
+            "labels.toml",
+            "[fields]\n\"/n\" = { zh = \"数量\", en = \"number\" }\n[rules]\n\"T-01\" = { zh = \"数量不超过10\", en = \"At most 10\" }\n",
+        ),
+        (
             "rules/t01.rhai",
             "//! id: T-01\n//! severity: error\n//! seed: test\nif submission.n > 10 { fail(\"/n\", #{ n: submission.n }); }\n",
         ),
@@ -285,9 +289,12 @@ fn copy_dir(from: &Path, to: &Path) {
 fn cli_diff_shows_what_a_new_threshold_changes() {
     // The new rules need teams of 7: the six-member team starts failing NT-01,
     // and the four-member team (rejected for other reasons too) keeps failing it.
-    let new = std::env::temp_dir().join(format!("shenhe-diff-new-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&new);
+    // A copy of the pack beside a copy of the shared library it imports.
+    let copy = std::env::temp_dir().join(format!("shenhe-diff-new-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    let new = copy.join("national-medical-team-2024");
     copy_dir(&root().join("rules/national-medical-team-2024"), &new);
+    copy_dir(&root().join("rules/_shared"), &copy.join("_shared"));
     let params = std::fs::read_to_string(new.join("params.toml")).unwrap();
     assert!(params.contains("min_team_size = 5"));
     std::fs::write(new.join("params.toml"), params.replace("min_team_size = 5", "min_team_size = 7")).unwrap();
@@ -324,7 +331,7 @@ fn cli_diff_shows_what_a_new_threshold_changes() {
     let o = shenhe(&["diff", "--old", old, "--new", old, "-"], Some(""));
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("cannot read stdin"));
-    let _ = std::fs::remove_dir_all(&new);
+    let _ = std::fs::remove_dir_all(&copy);
 }
 
 #[test]
@@ -344,6 +351,36 @@ fn cli_diff_reads_a_servers_stored_submissions() {
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
     assert!(stdout(&o).contains("2 submissions judged by both rule sets; 0 change status"), "{}", stdout(&o));
     let _ = std::fs::remove_file(&db);
+}
+
+#[test]
+fn cli_test_fails_a_field_without_a_label_and_a_message_that_shows_a_field_name() {
+    let dir = mutation_pack("labels", "");
+    let o = shenhe(&["test", "--rules", dir.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("ok   messages: "), "{}", stdout(&o));
+    // A field the catalogue does not name, and a message that names the field raw.
+    std::fs::write(
+        dir.join("schema.json"),
+        r#"{"type":"object","required":["form","n"],"properties":{"n":{"type":"integer"},"level":{"enum":["county"]}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("messages.toml"),
+        "[\"T-01\"]\nzh = \"字段n不超过10，填写为{n}\"\nen = \"n at most 10, got {n}\"\n",
+    )
+    .unwrap();
+    let o = shenhe(&["test", "--rules", dir.to_str().unwrap()], None);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("FAIL labels: labels.toml [fields] has no label for the form's field \"/level\""),
+        "{out}"
+    );
+    assert!(out.contains("FAIL labels: labels.toml [codes] has no label for \"county\""), "{out}");
+    assert!(out.contains("FAIL message T-01 shows the raw zh: n"), "{out}");
+    assert!(out.contains("FAIL message T-01 shows the raw en: n"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
