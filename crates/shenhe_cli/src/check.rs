@@ -180,6 +180,13 @@ pub fn run(o: &Options<'_>) -> Result<ExitCode> {
         bail!("--pack {id}: no such pack (loaded: {})", known.join(", "));
     }
     let registry = o.registry.map(load::read_registry).transpose()?;
+    // Division names the registry gives (code → name), for the batch summary.
+    let names: std::collections::BTreeMap<String, String> = registry
+        .iter()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(|r| Some((r.get("code")?.as_str()?.to_owned(), r.get("name")?.as_str()?.to_owned())))
+        .collect();
     let mappings = batchrun::mappings(&rules);
     let stdout = io::stdout();
     let color = o.output == Output::Text && stdout.is_terminal() && std::env::var_os("NO_COLOR").is_none();
@@ -211,7 +218,18 @@ pub fn run(o: &Options<'_>) -> Result<ExitCode> {
         std::fs::write(path, report.to_json() + "\n").with_context(|| format!("cannot write {}", path.display()))?;
     }
     match o.output {
-        Output::Html => write!(out, "{}", html::summary(&report, o.files, &rules))?,
+        Output::Html => write!(
+            out,
+            "{}",
+            html::summary(
+                &report,
+                o.files,
+                &html::Names {
+                    rules: &rules,
+                    registry: &names
+                }
+            )
+        )?,
         Output::Text if is_batch => write!(out, "{}", batch_text(&report))?,
         _ => {}
     }

@@ -26,15 +26,30 @@ pub(crate) fn esc(s: &str) -> String {
     out
 }
 
-/// A jurisdiction as an official reads it: `云南省（53）` where a pack or the
-/// engine knows the name, else as the batch names it.
-fn jurisdiction_label(rules: &RuleSet, j: &str) -> String {
-    rules.division_text(j, false)
+/// Where the summary finds names: the packs' label catalogues (and the
+/// provinces the engine ships), then the `--registry` the batch was judged
+/// against (division code → name).
+pub struct Names<'a> {
+    pub rules: &'a RuleSet,
+    pub registry: &'a std::collections::BTreeMap<String, String>,
+}
+
+/// A jurisdiction as an official reads it: `云南省（53）` where a pack, the
+/// engine or the registry knows the name, else as the batch names it.
+fn jurisdiction_label(names: &Names<'_>, j: &str) -> String {
+    let text = names.rules.division_text(j, false);
+    match names.registry.get(j) {
+        Some(name) if text == j => format!("{name}（{j}）"),
+        _ => text,
+    }
 }
 
 /// A rule id with its title: `NT-10 县域工作点以重点县为主`.
-fn rule_label(rules: &RuleSet, pack: Option<&str>, rule: &str) -> String {
-    rules.rule_title(pack, rule, false).map_or_else(|| rule.to_owned(), |t| format!("{rule} {t}"))
+fn rule_label(names: &Names<'_>, pack: Option<&str>, rule: &str) -> String {
+    names
+        .rules
+        .rule_title(pack, rule, false)
+        .map_or_else(|| rule.to_owned(), |t| format!("{rule} {t}"))
 }
 
 fn severity_zh(s: Severity) -> &'static str {
@@ -132,7 +147,7 @@ fn figure(v: &Value) -> String {
 }
 
 /// The page.
-pub fn summary(r: &BatchReport, files: &[PathBuf], rules: &RuleSet) -> String {
+pub fn summary(r: &BatchReport, files: &[PathBuf], known: &Names<'_>) -> String {
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     let mut h = String::new();
     let _ = write!(
@@ -199,7 +214,7 @@ th{{background:#f4f6f7}}td.k{{white-space:nowrap}}td.n{{text-align:right;font-va
             }
         }
         by.into_iter()
-            .map(|(rule, n)| (rule_label(rules, None, &rule), vec![(n[0], RED), (n[1], AMBER), (n[2], BLUE)]))
+            .map(|(rule, n)| (rule_label(known, None, &rule), vec![(n[0], RED), (n[1], AMBER), (n[2], BLUE)]))
             .collect()
     };
     let _ = write!(h, "<h2 id=\"by-rule\">按规则 Findings per rule</h2>{legend}");
@@ -213,7 +228,7 @@ th{{background:#f4f6f7}}td.k{{white-space:nowrap}}td.n{{text-align:right;font-va
         .iter()
         .map(|j| {
             (
-                jurisdiction_label(rules, &j.jurisdiction),
+                jurisdiction_label(known, &j.jurisdiction),
                 vec![(j.status.rejected, RED), (j.status.needs_explanation, AMBER), (j.status.accepted, GREEN)],
             )
         })
@@ -228,7 +243,7 @@ th{{background:#f4f6f7}}td.k{{white-space:nowrap}}td.n{{text-align:right;font-va
         let _ = write!(
             h,
             "<tr><td>{}</td><td class=\"n\">{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
-            esc(&jurisdiction_label(rules, &j.jurisdiction)),
+            esc(&jurisdiction_label(known, &j.jurisdiction)),
             j.submissions,
             status_line(&j.status),
             j.errors,
@@ -248,7 +263,7 @@ th{{background:#f4f6f7}}td.k{{white-space:nowrap}}td.n{{text-align:right;font-va
             p.submissions,
             status_line(&p.status)
         );
-        let labels = rules.labels(&p.id);
+        let labels = known.rules.labels(&p.id);
         let name = |k: &str| format!("{} <span class=\"en\">{}</span>", esc(labels.derived(k, false)), esc(labels.derived(k, true)));
         for (k, v) in &p.sum {
             let _ = write!(h, "<tr><td>{}</td><td class=\"n\">{}</td><td></td></tr>", name(k), figure(v));
@@ -280,7 +295,7 @@ th{{background:#f4f6f7}}td.k{{white-space:nowrap}}td.n{{text-align:right;font-va
             let _ = write!(
                 h,
                 "<tr><td class=\"k\">{}</td><td class=\"k\" style=\"color:{}\">{}</td><td>{at}</td><td>{}<div class=\"en\">{}</div></td></tr>",
-                esc(&rule_label(rules, Some(&f.pack), &f.rule)),
+                esc(&rule_label(known, Some(&f.pack), &f.rule)),
                 color(f.severity),
                 severity_zh(f.severity),
                 esc(&f.message),
@@ -326,9 +341,19 @@ mod tests {
     #[test]
     fn jurisdictions_by_name_where_known() {
         let rules = shenhe::RuleSet::compile([]).unwrap();
-        assert_eq!(jurisdiction_label(&rules, "53"), "云南省（53）");
-        assert_eq!(jurisdiction_label(&rules, "南埔镇卫生院"), "南埔镇卫生院");
-        assert_eq!(jurisdiction_label(&rules, "532600"), "532600");
+        let registry = [("350505100000".to_owned(), "南埔镇".to_owned())].into_iter().collect();
+        let names = super::Names {
+            rules: &rules,
+            registry: &registry,
+        };
+        assert_eq!(jurisdiction_label(&names, "53"), "云南省（53）");
+        assert_eq!(jurisdiction_label(&names, "南埔镇卫生院"), "南埔镇卫生院");
+        assert_eq!(jurisdiction_label(&names, "532600"), "532600");
+        assert_eq!(
+            jurisdiction_label(&names, "350505100000"),
+            "南埔镇（350505100000）",
+            "the registry names what the packs do not"
+        );
     }
 
     #[test]

@@ -197,7 +197,7 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
             Ok(()) => ("judged", None),
             Err(e) => ("refused", Some(e.clone())),
         };
-        let summary = refused.is_none().then(|| html::summary(&report, &[std::path::PathBuf::from(&name)], &a.rules));
+        let summary = refused.is_none().then(|| html::summary(&report, &[std::path::PathBuf::from(&name)], &html::Names { rules: &a.rules, registry: &Default::default() }));
         let report_json = refused.is_none().then(|| report.to_json());
         let mut db = a.db.lock().map_err(|e| e.to_string())?;
         let tx = db.transaction().map_err(|e| e.to_string())?;
