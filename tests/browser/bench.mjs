@@ -17,7 +17,7 @@ import { OUT, ROOT, WWW, launchChromium, loadWasmInNode, startServe, wasmFile as
 
 const RUNS = Number(process.env.RUNS ?? 1000); // calls per median (40 batches of 25)
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
-const nt = readFileSync(path.join(ROOT, "rules/national-medical-team-2024/tests/base/summary.json"), "utf8");
+const nt = readFileSync(path.join(ROOT, "rules/national-medical-team/tests/base/summary.json"), "utf8");
 const sx = readFileSync(path.join(ROOT, "tests/samples/bench/shanxi-200-rows.json"), "utf8");
 const wasmFile = moduleFile("pkg");
 const size = statSync(wasmFile).size;

@@ -19,7 +19,7 @@ pid=$!
 for _ in $(seq 100); do grep -q http:// "$tmp/serve.log" 2>/dev/null && break; sleep 0.1; done
 base="$(grep -o 'http://[0-9.:]*' "$tmp/serve.log" | head -1)"
 echo "shenhe serve at $base; $conns connections, 2 wrk threads, ${secs}s, POST /api/$route (NT plan submission)"
-SHENHE_BODY=rules/national-medical-team-2024/tests/base/plan.json \
+SHENHE_BODY=rules/national-medical-team/tests/base/plan.json \
   wrk -t2 -c"$conns" -d"${secs}s" --timeout 30s -s tests/load/post.lua "$base/api/$route"
 if [ "$route" = submissions ]; then
   echo "rows stored: $(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from submissions').fetchone()[0])" "$tmp/load.db")"

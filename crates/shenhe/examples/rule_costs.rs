@@ -31,7 +31,10 @@ fn read_pack(dir: &Path) -> PackSource {
         let text = fs::read_to_string(dir.parent().unwrap().join("_shared").join(&name)).unwrap();
         files.push((format!("{}{name}", shenhe::pack::SHARED), text));
     }
-    PackSource::from_files(files.iter().map(|(a, b)| (a.as_str(), b.as_str()))).unwrap()
+    // The first edition of a pack with editions (they share the scripts).
+    PackSource::editions_from_files(files.iter().map(|(a, b)| (a.as_str(), b.as_str())))
+        .unwrap()
+        .remove(0)
 }
 
 fn time(set: &RuleSet, doc: &serde_json::Value, runs: u32) -> f64 {

@@ -20,6 +20,7 @@ impl CompiledPack {
             id: self.manifest.id.clone(),
             version: self.manifest.version.clone(),
             hash: self.hash.clone(),
+            edition: self.source.edition.clone(),
         }
     }
 

@@ -164,8 +164,12 @@ pub struct Script {
 pub struct PackSource {
     /// Always [`BUNDLE_FORMAT`].
     pub format: String,
-    /// `pack.toml`.
+    /// `pack.toml`, with the edition's `[pack]` table merged in.
     pub manifest: Manifest,
+    /// The edition (`editions/<name>.toml`: a year or policy window) this
+    /// bundle is, or `None` for a pack without editions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edition: Option<String>,
     /// `schema.json`: the form's JSON Schema.
     pub schema: Value,
     /// `params.toml`: every threshold, date, deadline and enum.
@@ -233,6 +237,47 @@ fn toml_to_json(v: toml::Value) -> Value {
     }
 }
 
+/// One `editions/<name>.toml`: what it changes in `pack.toml` and `params.toml`.
+#[cfg(feature = "authoring")]
+struct Edition {
+    name: String,
+    pack: toml::Table,
+    params: toml::Table,
+}
+
+/// `editions/2025.toml` → `2025`.
+#[cfg(feature = "authoring")]
+fn edition_name(path: &str) -> Option<&str> {
+    path.strip_prefix("editions/")?
+        .strip_suffix(".toml")
+        .filter(|n| !n.is_empty() && !n.contains('/'))
+}
+
+#[cfg(feature = "authoring")]
+fn table_of(v: Option<toml::Value>, file: &str) -> Result<toml::Table, Error> {
+    match v {
+        None => Ok(toml::Table::new()),
+        Some(toml::Value::Table(t)) => Ok(t),
+        Some(_) => Err(Error::PackFile {
+            file: file.to_owned(),
+            message: "[pack] and [params] must be tables".into(),
+        }),
+    }
+}
+
+/// Merges `over` into `base`: tables key by key, anything else replaced.
+#[cfg(feature = "authoring")]
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
 fn bundle_syntax(e: &serde_json::Error) -> Error {
     Error::Bundle(format!("line {}, column {}: {e}", e.line(), e.column()))
 }
@@ -241,8 +286,61 @@ impl PackSource {
     /// Builds a pack from its directory's files, given as `(path relative to
     /// the pack directory, contents)`. Fixture files under `tests/` are ignored.
     /// Needs the `authoring` feature (TOML parsing); bundles need none.
+    ///
+    /// # Errors
+    /// A file that does not parse, a missing `pack.toml` or `schema.json`, or
+    /// a pack with editions (read those with [`Self::editions_from_files`]).
     #[cfg(feature = "authoring")]
     pub fn from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Self, Error> {
+        let files: Vec<(&str, &str)> = files.into_iter().collect();
+        if let Some((path, _)) = files.iter().find(|(p, _)| edition_name(p).is_some()) {
+            return Err(Error::PackFile {
+                file: (*path).to_owned(),
+                message: "this pack has editions: read it with PackSource::editions_from_files".into(),
+            });
+        }
+        Self::build(files, None)
+    }
+
+    /// Builds every edition of a pack from its directory's files: one pack
+    /// per `editions/<name>.toml` (a year or policy window), each the pack's
+    /// files with the edition's `[pack]` table merged into `pack.toml` and
+    /// its `[params]` into `params.toml` (tables merge key by key; any other
+    /// value is replaced). A pack without editions gives itself. The scripts
+    /// are the same for every edition: a new year is a new file of numbers.
+    ///
+    /// # Errors
+    /// As [`Self::from_files`], and an edition file with other tables.
+    #[cfg(feature = "authoring")]
+    pub fn editions_from_files<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Vec<Self>, Error> {
+        let files: Vec<(&str, &str)> = files.into_iter().collect();
+        let mut editions: Vec<(&str, &str, &str)> = files.iter().filter_map(|(p, t)| Some((edition_name(p)?, *p, *t))).collect();
+        if editions.is_empty() {
+            return Ok(vec![Self::build(files, None)?]);
+        }
+        editions.sort_unstable();
+        editions
+            .into_iter()
+            .map(|(name, path, text)| {
+                let mut table: toml::Table = parse_toml(path, text)?;
+                if let Some(other) = table.keys().find(|k| !matches!(k.as_str(), "pack" | "params")) {
+                    return Err(Error::PackFile {
+                        file: path.to_owned(),
+                        message: format!("an edition holds [pack] and [params] only, not [{other}]"),
+                    });
+                }
+                let edition = Edition {
+                    name: name.to_owned(),
+                    pack: table_of(table.remove("pack"), path)?,
+                    params: table_of(table.remove("params"), path)?,
+                };
+                Self::build(files.iter().copied(), Some(edition))
+            })
+            .collect()
+    }
+
+    #[cfg(feature = "authoring")]
+    fn build<'a>(files: impl IntoIterator<Item = (&'a str, &'a str)>, edition: Option<Edition>) -> Result<Self, Error> {
         let mut manifest = None;
         let mut schema = None;
         let mut params = Value::Object(serde_json::Map::new());
@@ -257,7 +355,20 @@ impl PackSource {
         for (path, text) in files {
             let path = path.replace('\\', "/");
             match path.as_str() {
-                "pack.toml" => manifest = Some(parse_toml::<Manifest>(&path, text)?),
+                "pack.toml" => {
+                    let mut t: toml::Table = parse_toml(&path, text)?;
+                    if let Some(e) = &edition {
+                        merge(&mut t, e.pack.clone());
+                    }
+                    manifest = Some(toml::Value::Table(t).try_into::<Manifest>().map_err(|e| {
+                        Error::PackFile {
+                            file: edition
+                                .as_ref()
+                                .map_or_else(|| path.clone(), |ed| format!("pack.toml with editions/{}.toml", ed.name)),
+                            message: e.to_string(),
+                        }
+                    })?);
+                }
                 "schema.json" => {
                     schema = Some(serde_json::from_str(text).map_err(|e| Error::PackFile {
                         file: path.clone(),
@@ -265,7 +376,10 @@ impl PackSource {
                     })?);
                 }
                 "params.toml" => {
-                    let t: toml::Table = parse_toml(&path, text)?;
+                    let mut t: toml::Table = parse_toml(&path, text)?;
+                    if let Some(e) = &edition {
+                        merge(&mut t, e.params.clone());
+                    }
                     params = toml_to_json(toml::Value::Table(t));
                 }
                 "messages.toml" => messages = parse_toml(&path, text)?,
@@ -338,6 +452,7 @@ impl PackSource {
         Ok(Self {
             format: BUNDLE_FORMAT.to_owned(),
             manifest,
+            edition: edition.map(|e| e.name),
             schema,
             params,
             messages,

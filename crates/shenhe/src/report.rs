@@ -110,6 +110,9 @@ pub struct PackRef {
     pub version: String,
     /// `sha256:` content hash of the compiled bundle.
     pub hash: String,
+    /// The pack's edition (a year or policy window), when it has editions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub edition: Option<String>,
 }
 
 /// The report on one submission.

@@ -117,32 +117,41 @@ fn packs_broken_shanxi_report_gives_findings_never_engine_errors() {
 
 #[test]
 fn packs_new_year_is_a_parameter_change_only() {
-    // A 2025 pack: the 2024 pack with a new id, year and numbers; scripts untouched.
-    let old = pack_source(NT);
-    let mut new = old.clone();
-    new.manifest.id = "national-medical-team-2025".into();
-    new.manifest.policy.year = 2025;
-    let p = new.params.as_object_mut().unwrap();
-    for (k, v) in [
-        ("depart_from", "2025-09-01"),
-        ("depart_to", "2025-11-30"),
-        ("end_by", "2025-11-30"),
-        ("plan_deadline", "2025-09-30"),
-        ("summary_deadline", "2025-12-10"),
-    ] {
-        p.insert(k.into(), json!(v));
-    }
-    p.insert("min_team_size".into(), json!(6));
-    let new = new.seal();
+    // A 2025 edition: one new file of numbers beside editions/2024.toml;
+    // scripts, messages, labels and the schema untouched.
+    let mut files = support::pack_files(NT);
+    files.push((
+        "editions/2025.toml".into(),
+        "[pack]\nid = \"national-medical-team-2025\"\nversion = \"1\"\ntitle = \"2025年国家医疗队巡回医疗\"\n\
+         policy = { year = 2025 }\neffective = { from = \"2025-01-01\", to = \"2025-12-31\" }\n\
+         [params]\ndepart_from = 2025-09-01\ndepart_to = 2025-11-30\nend_by = 2025-11-30\n\
+         plan_deadline = 2025-09-30\nsummary_deadline = 2025-12-10\nmin_team_size = 6\n\
+         recipient_provinces = [\"14\", \"52\", \"53\", \"XPCC\"]\nnational_team_count = 44\n"
+            .into(),
+    ));
+    let editions = PackSource::editions_from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap();
+    let [old, new] = editions.as_slice() else { panic!("two editions") };
+    assert_eq!((old.edition.as_deref(), new.edition.as_deref()), (Some("2024"), Some("2025")));
     assert_eq!(new.rules, old.rules, "no script changed");
-    assert_ne!(new.hash, old.hash);
-    let set = RuleSet::compile([old, new]).unwrap();
+    assert_eq!(
+        (&new.lib, &new.derive, &new.messages, &new.labels),
+        (&old.lib, &old.derive, &old.messages, &old.labels)
+    );
+    assert_eq!(new.params["min_total_days"], old.params["min_total_days"], "what 2025 does not change stays");
+    assert_ne!(new.hash, old.hash, "the hash covers the edition");
+    let set = RuleSet::compile(editions.clone()).unwrap();
 
     let mut sub = base(NT, "summary.json");
     sub["members"].as_array_mut().unwrap().truncate(5);
     let r2024 = set.evaluate(&sub, None);
-    assert_eq!(r2024.pack.as_ref().unwrap().id, NT);
+    let pack = r2024.pack.as_ref().unwrap();
+    assert_eq!(
+        (pack.id.as_str(), pack.edition.as_deref()),
+        (NT, Some("2024")),
+        "the report names the pack and the edition"
+    );
     assert_eq!(r2024.status, Status::Accepted, "{:?}", r2024.findings);
+    assert!(r2024.to_json().contains(r#""edition":"2024""#));
 
     sub["policy"]["year"] = json!(2025);
     let r2025 = set.evaluate(&sub, None);
@@ -152,4 +161,10 @@ fn packs_new_year_is_a_parameter_change_only() {
     assert_eq!(r2025.findings.iter().find(|f| f.rule == "NT-01").unwrap().params["min"], 6);
     assert!(has("NT-05", "/sites/0/start"), "2024 dates fall outside the 2025 window");
     assert_eq!(r2025.status, Status::Rejected);
+
+    // An edition holds [pack] and [params] only; a pack with editions is read as its editions.
+    files.push(("editions/2026.toml".into(), "[rules]\nx = 1\n".into()));
+    let e = PackSource::editions_from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap_err();
+    assert!(e.to_string().contains("editions/2026.toml") && e.to_string().contains("[rules]"), "{e}");
+    assert!(PackSource::from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).is_err());
 }

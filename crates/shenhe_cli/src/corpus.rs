@@ -26,9 +26,9 @@ pub fn run(rules: &Path, out: &Path, names_out: &Path) -> Result<ExitCode> {
     let mut values = fixtures::broken_values();
     values.extend(fixtures::parity_values());
     let mut count = 0usize;
-    for pack in &packs {
-        let Some(dir) = &pack.dir else { continue };
-        let id = &pack.source.manifest.id;
+    // Once per pack directory: a pack's editions share its fixtures.
+    for (dir, editions) in load::by_dir(&packs) {
+        let id = &editions[0].source.manifest.id;
         load::fixture_files(dir)?;
         let files = load::test_files(dir)?;
         let suite =

@@ -70,27 +70,35 @@ pub fn test_files(dir: &Path) -> Result<Vec<(String, String)>> {
     Ok(files)
 }
 
-/// Reads one pack directory (the one holding `pack.toml`).
-pub fn read_pack_dir(dir: &Path) -> Result<PackSource> {
+/// Reads one pack directory (the one holding `pack.toml`): one pack per
+/// edition (`editions/*.toml`), or the pack itself when it has none.
+pub fn read_pack_dir(dir: &Path) -> Result<Vec<PackSource>> {
     let files = pack_files(dir)?;
-    PackSource::from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).with_context(|| format!("pack {}", dir.display()))
+    PackSource::editions_from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).with_context(|| format!("pack {}", dir.display()))
 }
 
 /// Reads `path`: a bundle file, a pack directory, or a directory of packs.
 pub fn read_packs(path: &Path) -> Result<Vec<LoadedPack>> {
     if path.is_file() {
         let text = fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let source = PackSource::from_bundle_json(&text).with_context(|| format!("bundle {}", path.display()))?;
-        return Ok(vec![LoadedPack { source, dir: None }]);
+        // One bundle, or the JSON array of several (a pack's editions, /bundles/all.json).
+        let sources = PackSource::bundles_from_json(&text).with_context(|| format!("bundle {}", path.display()))?;
+        return Ok(sources.into_iter().map(|source| LoadedPack { source, dir: None }).collect());
     }
     if !path.is_dir() {
         bail!("{}: no such rules directory or bundle file (use --rules DIR|BUNDLE)", path.display());
     }
+    let editions = |dir: PathBuf| -> Result<Vec<LoadedPack>> {
+        Ok(read_pack_dir(&dir)?
+            .into_iter()
+            .map(|source| LoadedPack {
+                source,
+                dir: Some(dir.clone()),
+            })
+            .collect())
+    };
     if path.join("pack.toml").is_file() {
-        return Ok(vec![LoadedPack {
-            source: read_pack_dir(path)?,
-            dir: Some(path.to_path_buf()),
-        }]);
+        return editions(path.to_path_buf());
     }
     let mut dirs: Vec<PathBuf> = fs::read_dir(path)?
         .filter_map(Result::ok)
@@ -101,14 +109,25 @@ pub fn read_packs(path: &Path) -> Result<Vec<LoadedPack>> {
     if dirs.is_empty() {
         bail!("{}: no rule packs found (a pack is a directory with pack.toml)", path.display());
     }
-    dirs.into_iter()
-        .map(|d| {
-            Ok(LoadedPack {
-                source: read_pack_dir(&d)?,
-                dir: Some(d),
-            })
-        })
-        .collect()
+    let mut packs = Vec::new();
+    for d in dirs {
+        packs.extend(editions(d)?);
+    }
+    Ok(packs)
+}
+
+/// The packs grouped by the directory they were read from, in order: the
+/// editions of one pack share its scripts and fixtures.
+pub fn by_dir(packs: &[LoadedPack]) -> Vec<(&Path, Vec<&LoadedPack>)> {
+    let mut groups: Vec<(&Path, Vec<&LoadedPack>)> = Vec::new();
+    for p in packs {
+        let Some(dir) = p.dir.as_deref() else { continue };
+        match groups.iter_mut().find(|(d, _)| *d == dir) {
+            Some((_, g)) => g.push(p),
+            None => groups.push((dir, vec![p])),
+        }
+    }
+    groups
 }
 
 /// Reads and compiles every pack under `path`.

@@ -521,21 +521,32 @@ fn main() -> ExitCode {
 }
 
 fn bundle(pack: &std::path::Path, output: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let source = load::read_pack_dir(pack)?;
+    let sources = load::read_pack_dir(pack)?;
     // Compile before writing, so a bundle never holds a pack that does not load.
-    let compiled = shenhe::CompiledPack::compile(source.clone())?;
-    let text = source.to_bundle_json();
+    let compiled = sources
+        .iter()
+        .map(|s| shenhe::CompiledPack::compile(s.clone()))
+        .collect::<Result<Vec<_>, _>>()?;
+    // One edition is one bundle; several are a JSON array of bundles, as
+    // /bundles/all.json is (PackSource::bundles_from_json reads both).
+    let text = match sources.as_slice() {
+        [one] => one.to_bundle_json(),
+        all => shenhe::PackSource::bundles_to_json(all),
+    };
     if output.as_os_str() == "-" {
         println!("{text}");
     } else {
         std::fs::write(output, text + "\n").map_err(|e| anyhow::anyhow!("cannot write {}: {e}", output.display()))?;
-        eprintln!(
-            "{} {} → {} ({})",
-            compiled.manifest().id,
-            compiled.manifest().version,
-            output.display(),
-            compiled.hash()
-        );
+        for c in &compiled {
+            eprintln!(
+                "{} {}{} → {} ({})",
+                c.manifest().id,
+                c.manifest().version,
+                c.source().edition.as_ref().map_or_else(String::new, |e| format!(" edition {e}")),
+                output.display(),
+                c.hash()
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -545,9 +556,10 @@ fn packs(rules: &std::path::Path) -> anyhow::Result<ExitCode> {
     for p in set.packs() {
         let m = p.manifest();
         println!(
-            "{} v{}  {}  form={}  policy={}/{}/{}  {}",
+            "{} v{}{}  {}  form={}  policy={}/{}/{}  {}",
             m.id,
             m.version,
+            p.source().edition.as_ref().map_or_else(String::new, |e| format!(" edition {e}")),
             m.title,
             m.form,
             m.policy.program,

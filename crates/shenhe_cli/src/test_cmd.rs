@@ -83,9 +83,11 @@ fn run_fixtures(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
     }
     let (mut passed, mut failed) = (0usize, 0usize);
     let mut names = BTreeSet::new();
-    for pack in &packs {
-        let Some(dir) = &pack.dir else { continue };
-        let id = &pack.source.manifest.id;
+    // A pack's editions share its scripts and its tests/: the fixtures run
+    // once per directory, and each case's policy picks its edition.
+    for (dir, editions) in load::by_dir(&packs) {
+        let ids: Vec<&str> = editions.iter().map(|p| p.source.manifest.id.as_str()).collect();
+        let id = ids[0];
         // A pack needs its tests/ (fixture_files says so when it is missing).
         load::fixture_files(dir)?;
         let files = load::test_files(dir)?;
@@ -97,14 +99,22 @@ fn run_fixtures(rules_path: &Path, filter: Option<&str>) -> Result<ExitCode> {
         let mut outcomes: BTreeSet<(String, String)> = BTreeSet::new();
         // The rule headers, parsed once when the pack was compiled.
         let Some(compiled) = rules.pack(id) else { continue };
-        println!("pack {id}");
-        // Every field, code, figure and rule a clerk may read about has a label.
-        for problem in compiled.label_problems() {
-            failed += 1;
-            println!("  FAIL labels: {problem}");
+        match editions.as_slice() {
+            [_] => println!("pack {id}"),
+            all => {
+                let names: Vec<&str> = all.iter().filter_map(|p| p.source.edition.as_deref()).collect();
+                println!("pack {} (editions {})", ids.join(", "), names.join(", "));
+            }
         }
-        if filter.is_none() {
-            failed += audit_messages(&rules, compiled, &suite);
+        for edition in ids.iter().filter_map(|id| rules.pack(id)) {
+            // Every field, code, figure and rule a clerk may read about has a label.
+            for problem in edition.label_problems() {
+                failed += 1;
+                println!("  FAIL labels: {problem}");
+            }
+            if filter.is_none() {
+                failed += audit_messages(&rules, edition, &suite);
+            }
         }
         for (file, case) in &suite.cases {
             if !admit(&mut names, &case.name, filter, &mut failed) {

@@ -111,7 +111,7 @@ fn cli_bundle_round_trips_with_the_same_hash() {
     let dir = std::env::temp_dir().join(format!("shenhe-bundle-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let out = dir.join("nt.bundle.json");
-    let o = shenhe(&["bundle", "rules/national-medical-team-2024", "-o", out.to_str().unwrap()], None);
+    let o = shenhe(&["bundle", "rules/national-medical-team", "-o", out.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let from_dir = shenhe(&["check", "tests/samples/nt-team-four-members.json"], None);
     let from_bundle = shenhe(&["check", "--rules", out.to_str().unwrap(), "tests/samples/nt-team-four-members.json"], None);
@@ -191,7 +191,7 @@ fn cli_export_writes_brotli_and_gzip_beside_each_file() {
 #[test]
 fn cli_test_on_a_bundle_refuses_with_exit_2() {
     let bundle = std::env::temp_dir().join(format!("shenhe-test-bundle-{}.json", std::process::id()));
-    let o = shenhe(&["bundle", "rules/national-medical-team-2024", "-o", bundle.to_str().unwrap()], None);
+    let o = shenhe(&["bundle", "rules/national-medical-team", "-o", bundle.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
     let o = shenhe(&["test", "--rules", bundle.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(2), "nothing was tested, so it does not pass");
@@ -293,13 +293,13 @@ fn cli_diff_shows_what_a_new_threshold_changes() {
     let copy = std::env::temp_dir().join(format!("shenhe-diff-new-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&copy);
     let new = copy.join("national-medical-team-2024");
-    copy_dir(&root().join("rules/national-medical-team-2024"), &new);
+    copy_dir(&root().join("rules/national-medical-team"), &new);
     copy_dir(&root().join("rules/_shared"), &copy.join("_shared"));
     let params = std::fs::read_to_string(new.join("params.toml")).unwrap();
     assert!(params.contains("min_team_size = 5"));
     std::fs::write(new.join("params.toml"), params.replace("min_team_size = 5", "min_team_size = 7")).unwrap();
     let inputs = ["tests/samples/nt-team-ok.json", "tests/samples/nt-team-four-members.json"];
-    let old = "rules/national-medical-team-2024";
+    let old = "rules/national-medical-team";
     let mut args = vec!["diff", "--old", old, "--new", new.to_str().unwrap()];
     args.extend(inputs);
     let o = shenhe(&args, None);
@@ -346,11 +346,59 @@ fn cli_diff_reads_a_servers_stored_submissions() {
         conn.execute("INSERT INTO submissions (submission) VALUES (?1)", [text]).unwrap();
     }
     drop(conn);
-    let rules = "rules/national-medical-team-2024";
+    let rules = "rules/national-medical-team";
     let o = shenhe(&["diff", "--old", rules, "--new", rules, "--db", db.to_str().unwrap()], None);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), String::from_utf8_lossy(&o.stderr));
     assert!(stdout(&o).contains("2 submissions judged by both rule sets; 0 change status"), "{}", stdout(&o));
     let _ = std::fs::remove_file(&db);
+}
+
+#[test]
+fn cli_a_new_year_is_one_edition_file() {
+    // The NT pack beside the shared library, with a 2025 edition added.
+    let copy = std::env::temp_dir().join(format!("shenhe-editions-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&copy);
+    let pack = copy.join("national-medical-team");
+    copy_dir(&root().join("rules/national-medical-team"), &pack);
+    copy_dir(&root().join("rules/_shared"), &copy.join("_shared"));
+    let y2024 = std::fs::read_to_string(pack.join("editions/2024.toml")).unwrap();
+    // Every date moves a year, and the 2025 notice asks for teams of seven.
+    let y2025 = y2024.replace("2024", "2025");
+    std::fs::write(pack.join("editions/2025.toml"), format!("{y2025}min_team_size = 7\n")).unwrap();
+    // The fixtures run once, each case against the edition its policy picks.
+    let o = shenhe(&["test", "--rules", pack.to_str().unwrap()], None);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(
+        out.contains("pack national-medical-team-2024, national-medical-team-2025 (editions 2024, 2025)"),
+        "{out}"
+    );
+    // A 2025 submission is judged by the 2025 edition, and its report says so.
+    let mut sub: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root().join("tests/samples/nt-team-ok.json")).unwrap()).unwrap();
+    sub["policy"]["year"] = serde_json::json!(2025);
+    let o = shenhe(&["check", "--rules", pack.to_str().unwrap(), "-"], Some(&sub.to_string()));
+    let report: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(report["pack"]["id"], "national-medical-team-2025", "{report}");
+    assert_eq!(report["pack"]["edition"], "2025");
+    assert!(
+        report["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["rule"] == "NT-01" && f["params"]["min"] == 7),
+        "{report}"
+    );
+    // One bundle file holds both editions.
+    let bundle = copy.join("nt.bundle.json");
+    let o = shenhe(&["bundle", pack.to_str().unwrap(), "-o", bundle.to_str().unwrap()], None);
+    assert_eq!(o.status.code(), Some(0), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = shenhe(&["packs", "--rules", bundle.to_str().unwrap()], None);
+    assert!(
+        stdout(&o).contains("national-medical-team-2024 v1 edition 2024") && stdout(&o).contains("national-medical-team-2025 v1 edition 2025"),
+        "{}",
+        stdout(&o)
+    );
+    let _ = std::fs::remove_dir_all(&copy);
 }
 
 #[test]

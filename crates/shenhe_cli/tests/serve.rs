@@ -117,7 +117,7 @@ fn temp_db(name: &str) -> PathBuf {
 }
 
 fn plan() -> String {
-    std::fs::read_to_string(root().join("rules/national-medical-team-2024/tests/base/plan.json")).unwrap()
+    std::fs::read_to_string(root().join("rules/national-medical-team/tests/base/plan.json")).unwrap()
 }
 
 #[test]

@@ -82,8 +82,9 @@ impl Validator {
     pub fn from_files(files: JsValue) -> Result<Validator, JsValue> {
         let files: std::collections::BTreeMap<String, String> =
             serde_wasm_bindgen::from_value(files).map_err(|e| JsValue::from(js_sys::Error::new(&format!("files: {e}"))))?;
-        let source = PackSource::from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).map_err(|e| js_error(&e))?;
-        Self::compile(vec![source])
+        // Every edition of the pack (editions/*.toml), or the pack itself.
+        let sources = PackSource::editions_from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).map_err(|e| js_error(&e))?;
+        Self::compile(sources)
     }
 
     /// Runs the pack's fixtures against these rules (as edited): `tests` is

@@ -26,17 +26,44 @@ fn collect(dir: &Path, rel: &str, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// Reads one pack directory of `rules/`.
+/// The directory of pack `id`: `rules/<id>/`, or the pack directory one of
+/// whose editions (`editions/*.toml`) has that id.
+pub fn pack_dir(id: &str) -> std::path::PathBuf {
+    let direct = rules_dir().join(id);
+    if direct.is_dir() {
+        return direct;
+    }
+    let mut dirs: Vec<_> = fs::read_dir(rules_dir()).unwrap().map(|e| e.unwrap().path()).collect();
+    dirs.sort();
+    dirs.into_iter()
+        .find(|d| {
+            fs::read_dir(d.join("editions"))
+                .into_iter()
+                .flatten()
+                .any(|e| fs::read_to_string(e.unwrap().path()).is_ok_and(|t| t.contains(&format!("id = \"{id}\""))))
+        })
+        .unwrap_or_else(|| panic!("no pack directory for {id}"))
+}
+
+/// Reads one pack directory of `rules/` (its only edition, if it has editions).
 pub fn pack_source(id: &str) -> PackSource {
+    let files = pack_files(id);
+    let mut editions = PackSource::editions_from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap();
+    assert_eq!(editions.len(), 1, "{id} has several editions");
+    editions.remove(0)
+}
+
+/// The files of one pack directory of `rules/`, as the CLI reads them.
+pub fn pack_files(id: &str) -> Vec<(String, String)> {
     let mut files = Vec::new();
-    collect(&rules_dir().join(id), "", &mut files);
+    collect(&pack_dir(id), "", &mut files);
     // The shared rules its pack.toml imports, as the CLI reads them.
     let manifest = files.iter().find(|(p, _)| p == "pack.toml").map(|(_, t)| t.clone()).unwrap();
     for name in shenhe::pack::imports_of(&manifest).unwrap() {
         let text = fs::read_to_string(rules_dir().join("_shared").join(&name)).unwrap();
         files.push((format!("{}{name}", shenhe::pack::SHARED), text));
     }
-    PackSource::from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).unwrap()
+    files
 }
 
 /// A rule set with one pack of `rules/`.
@@ -46,7 +73,7 @@ pub fn rule_set(id: &str) -> RuleSet {
 
 /// A fixture base submission of a pack.
 pub fn base(id: &str, name: &str) -> serde_json::Value {
-    serde_json::from_str(&fs::read_to_string(rules_dir().join(id).join("tests/base").join(name)).unwrap()).unwrap()
+    serde_json::from_str(&fs::read_to_string(pack_dir(id).join("tests/base").join(name)).unwrap()).unwrap()
 }
 
 /// A minimal pack built in memory: `rules` are `(file name, source)` pairs,
@@ -79,7 +106,7 @@ pub fn tiny_submission(n: i64) -> serde_json::Value {
 
 /// Every fixture case of a pack, with the submission it builds.
 pub fn fixture_cases(id: &str) -> Vec<(shenhe::fixtures::Case, serde_json::Value)> {
-    let tests = rules_dir().join(id).join("tests");
+    let tests = pack_dir(id).join("tests");
     let mut files: Vec<_> = fs::read_dir(&tests)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -132,7 +159,7 @@ pub fn nt_corpus(n: usize) -> Vec<serde_json::Value> {
 /// The batch cases of a pack (`tests/batch/*.json`), and a loader for the
 /// base submissions they name.
 pub fn batch_cases(id: &str) -> (Vec<shenhe::fixtures::BatchCase>, impl Fn(&str) -> Result<serde_json::Value, String>) {
-    let tests = rules_dir().join(id).join("tests");
+    let tests = pack_dir(id).join("tests");
     let mut cases = Vec::new();
     if let Ok(dir) = fs::read_dir(tests.join("batch")) {
         let mut files: Vec<_> = dir.map(|e| e.unwrap().path()).collect();
@@ -150,6 +177,6 @@ pub fn batch_cases(id: &str) -> (Vec<shenhe::fixtures::BatchCase>, impl Fn(&str)
 /// A pack's `tests/` files, as (path relative to tests/, text).
 pub fn test_files(id: &str) -> std::collections::BTreeMap<String, String> {
     let mut files = Vec::new();
-    collect(&rules_dir().join(id).join("tests"), "", &mut files);
+    collect(&pack_dir(id).join("tests"), "", &mut files);
     files.into_iter().collect()
 }
