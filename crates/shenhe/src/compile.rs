@@ -171,17 +171,18 @@ impl CompiledPack {
             Some(s) => Some((
                 compile_in(&engine, &compile_scope(), &m.id, &s.file, &s.source)?.clone_functions_only(),
                 s.source.as_str(),
+                s.file.as_str(),
             )),
             None => None,
         };
         let with_lib = |ast: &AST| match &lib {
-            Some((l, _)) => l.merge(ast),
+            Some((l, _, _)) => l.merge(ast),
             None => ast.clone(),
         };
         // The compiled form of a script, from its own AST and lib.rhai's
         // functions (parsed once for the whole pack).
         let lib_fns = match &lib {
-            Some((l, text)) => compiled::functions(&engine, l, text),
+            Some((l, text, file)) => compiled::functions(&engine, l, text, file),
             None => Ok(compiled::Functions::default()),
         };
         let fast = |ast: &AST, text: &str, inputs: &[&str], file: &str| -> Fast {

@@ -224,10 +224,10 @@ fn body_text(source: &str, start: rhai::Position, end: rhai::Position) -> Option
 #[derive(Default)]
 /// Each: name, parameters, body, and the body's first line in the source
 /// minus one (the body is parsed on its own, from its own line 1).
-pub(crate) struct Functions(Vec<(ImmutableString, Vec<ImmutableString>, AST, usize)>);
+pub(crate) struct Functions(Vec<(ImmutableString, Vec<ImmutableString>, AST, usize)>, String);
 
-/// Parses the functions `ast` defines out of its source `text`.
-pub(crate) fn functions(engine: &rhai::Engine, ast: &AST, text: &str) -> C<Functions> {
+/// Parses the functions `ast` defines out of its source `text` (the file `file`).
+pub(crate) fn functions(engine: &rhai::Engine, ast: &AST, text: &str, file: &str) -> C<Functions> {
     let mut out = Vec::new();
     for f in ast.iter_fn_def() {
         if f.this_type.is_some() {
@@ -247,7 +247,7 @@ pub(crate) fn functions(engine: &rhai::Engine, ast: &AST, text: &str) -> C<Funct
         let offset = f.body.start_position().line().unwrap_or(1) - 1;
         out.push((f.name.clone(), f.params.iter().cloned().collect(), body_ast, offset));
     }
-    Ok(Functions(out))
+    Ok(Functions(out, file.to_owned()))
 }
 
 /// Compiles a script: `lib` are the pack's `lib.rhai` functions, then the
@@ -265,14 +265,14 @@ pub(crate) fn compile(
     limits: &Limits,
     (pack, file): (&str, &str),
 ) -> C<Program> {
-    let own = functions(engine, ast, text)?;
+    let own = functions(engine, ast, text, file)?;
     // Per function: parameters, body, and (for coverage) its file and line offset.
     let mut defs: Vec<(&[ImmutableString], &AST, &str, usize)> = Vec::new();
     let mut fn_index = HashMap::new();
     let from_lib = lib.0.len();
     for (k, (name, params, body, offset)) in lib.0.iter().chain(&own.0).enumerate() {
         fn_index.insert((name.to_string(), params.len()), defs.len());
-        defs.push((params, body, if k < from_lib { "lib.rhai" } else { file }, *offset));
+        defs.push((params, body, if k < from_lib { lib.1.as_str() } else { file }, *offset));
     }
     #[cfg(feature = "coverage")]
     let covered = |file: &str, offset: usize| crate::coverage::active().then(|| (std::sync::Arc::new((pack.to_owned(), file.to_owned())), offset));

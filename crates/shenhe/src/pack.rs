@@ -348,6 +348,7 @@ impl PackSource {
         let mut labels = Labels::default();
         let mut label_files = Vec::new();
         let mut lib = None;
+        let mut shared_lib: Option<Script> = None;
         let mut derive = None;
         let mut rules = Vec::new();
         let mut batch = Vec::new();
@@ -394,6 +395,12 @@ impl PackSource {
                     columns = Some(toml_to_json(toml::Value::Table(t)));
                 }
                 "lib.rhai" => {
+                    if shared_lib.is_some() {
+                        return Err(Error::PackFile {
+                            file: path,
+                            message: "a pack has one library: its own lib.rhai or one imported lib.rhai, not both".into(),
+                        });
+                    }
                     lib = Some(Script {
                         file: path,
                         source: text.to_owned(),
@@ -413,6 +420,19 @@ impl PackSource {
                     file: path,
                     source: text.to_owned(),
                 }),
+                // A shared library (`yizhen_week/lib.rhai`): the pack's lib.rhai.
+                p if p.starts_with(SHARED) && p.ends_with("/lib.rhai") => {
+                    if lib.is_some() || shared_lib.is_some() {
+                        return Err(Error::PackFile {
+                            file: path,
+                            message: "a pack has one library: its own lib.rhai or one imported lib.rhai, not both".into(),
+                        });
+                    }
+                    shared_lib = Some(Script {
+                        file: path,
+                        source: text.to_owned(),
+                    });
+                }
                 p if p.starts_with(SHARED) && p.ends_with(".rhai") => rules.push(Script {
                     file: path,
                     source: text.to_owned(),
@@ -430,9 +450,11 @@ impl PackSource {
             file: "schema.json".into(),
             message: "missing".into(),
         })?;
-        // Exactly the shared rules and vocabularies the manifest imports.
+        let lib = lib.or(shared_lib);
+        // Exactly the shared rules, library and vocabularies the manifest imports.
         let shared: Vec<&str> = rules
             .iter()
+            .chain(&lib)
             .map(|r| r.file.as_str())
             .chain(label_files.iter().map(String::as_str))
             .filter_map(|f| f.strip_prefix(SHARED))

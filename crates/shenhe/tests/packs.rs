@@ -168,3 +168,29 @@ fn packs_new_year_is_a_parameter_change_only() {
     assert!(e.to_string().contains("editions/2026.toml") && e.to_string().contains("[rules]"), "{e}");
     assert!(PackSource::from_files(files.iter().map(|(p, t)| (p.as_str(), t.as_str()))).is_err());
 }
+
+#[test]
+fn packs_import_a_shared_library_as_their_lib() {
+    let manifest = "id = \"tiny\"\nversion = \"1\"\nform = \"tiny_form\"\nimports = [\"family/lib.rhai\"]\n[policy]\nprogram = \"p\"\nyear = 2024\nregion = \"CN\"\n[effective]\nfrom = \"2024-01-01\"\nto = \"2024-12-31\"\n";
+    let rule = "//! id: T-01\n//! severity: error\n//! seed: test\nif too_many(submission.n) { fail(\"/n\", #{ n: submission.n }); }\n";
+    let mut files = vec![
+        ("pack.toml", manifest),
+        ("schema.json", r#"{"type":"object","properties":{"n":{"type":"integer"}}}"#),
+        ("messages.toml", "[\"T-01\"]\nzh = \"不超过10，填写为{n}\"\nen = \"at most 10, got {n}\"\n"),
+        ("rules/t01.rhai", rule),
+        ("shared/family/lib.rhai", "fn too_many(n) { n > 10 }\n"),
+    ];
+    let pack = PackSource::from_files(files.iter().copied()).unwrap();
+    assert_eq!(pack.lib.as_ref().unwrap().file, "shared/family/lib.rhai");
+    let set = RuleSet::compile([pack]).unwrap();
+    let sub = json!({"form": "tiny_form", "policy": {"program": "p", "year": 2024, "region": "CN"}, "n": 11});
+    assert_eq!(
+        set.evaluate(&sub, None).findings[0].rule,
+        "T-01",
+        "the rule calls the shared library's function"
+    );
+    // One library per pack.
+    files.push(("lib.rhai", "fn other() { 1 }\n"));
+    let e = PackSource::from_files(files.iter().copied()).unwrap_err().to_string();
+    assert!(e.contains("one library"), "{e}");
+}
