@@ -59,14 +59,65 @@ fn script_at(pack: &mut PackSource, at: Place) -> Option<&mut Script> {
     }
 }
 
+/// The lines (1-based, inclusive) of the library functions that no script
+/// of the pack calls, directly or through other library functions: a shared
+/// library (`yizhen_week/lib.rhai`) holds functions for every pack of its
+/// form, and a change inside one this pack never calls cannot alter its
+/// reports, so its fixtures cannot be asked to notice it.
+fn uncalled_lines(engine: &Engine, pack: &PackSource) -> Vec<(usize, usize)> {
+    let Some(lib) = &pack.lib else { return Vec::new() };
+    let Ok(ast) = engine.compile(&lib.source) else { return Vec::new() };
+    let fns: Vec<(String, usize, usize)> = ast
+        .iter_fn_def()
+        .filter_map(|f| Some((f.name.to_string(), f.body.start_position().line()?, f.body.end_position().line()?)))
+        .collect();
+    let calls = |text: &str, name: &str| {
+        text.match_indices(&format!("{name}("))
+            .any(|(i, _)| text[..i].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.')))
+    };
+    let others: Vec<&str> = pack.derive.iter().chain(&pack.rules).chain(&pack.batch).map(|s| s.source.as_str()).collect();
+    let lines: Vec<&str> = lib.source.lines().collect();
+    let body = |from: usize, to: usize| lines.get(from.saturating_sub(1)..to.min(lines.len())).map(|l| l.join("\n")).unwrap_or_default();
+    let mut called: Vec<bool> = fns.iter().map(|(name, _, _)| others.iter().any(|t| calls(t, name))).collect();
+    // Functions the called ones call, until nothing new is reached.
+    loop {
+        let mut grew = false;
+        for i in 0..fns.len() {
+            if !called[i] && fns.iter().zip(&called).any(|((_, a, b), c)| *c && calls(&body(*a, *b), &fns[i].0)) {
+                called[i] = true;
+                grew = true;
+            }
+        }
+        if !grew {
+            break;
+        }
+    }
+    // From the `fn` line (the body's first line is its `{`) to the body's end.
+    fns.iter().zip(called).filter(|(_, c)| !c).map(|((_, a, b), _)| (*a, *b)).collect()
+}
+
+/// A pack's mutants, and how many changes were left out.
+#[derive(Debug, Clone, Default)]
+pub struct Mutants {
+    /// The mutants to run.
+    pub mutants: Vec<Mutant>,
+    /// Left out as marked [`EQUIVALENT`].
+    pub marked: usize,
+    /// Left out as inside library functions that the pack never calls.
+    pub uncalled: usize,
+}
+
 /// The mutants of every script a rule runs: `lib.rhai`, `derive.rhai` (whose
 /// figures the rules read), `rules/` and `batch/`, in that order and in
-/// source order, and how many were left out as marked [`EQUIVALENT`].
+/// source order, leaving out the changes marked [`EQUIVALENT`] and those
+/// inside library functions the pack never calls.
 #[must_use]
-pub fn mutants(pack: &PackSource) -> (Vec<Mutant>, usize) {
+pub fn mutants(pack: &PackSource) -> Mutants {
     let engine = Engine::new_raw();
     let mut out = Vec::new();
     let mut skipped = 0;
+    let mut uncalled = 0;
+    let unreached = uncalled_lines(&engine, pack);
     let scripts = (pack.lib.iter().map(|s| (Place::Lib, s)))
         .chain(pack.derive.iter().map(|s| (Place::Derive, s)))
         .chain(pack.rules.iter().enumerate().map(|(k, s)| (Place::Rule(k), s)))
@@ -84,6 +135,10 @@ pub fn mutants(pack: &PackSource) -> (Vec<Mutant>, usize) {
                 skipped += 1;
                 continue;
             }
+            if matches!(at, Place::Lib) && unreached.iter().any(|(a, b)| (*a..=*b).contains(&edit.line)) {
+                uncalled += 1;
+                continue;
+            }
             let mut changed = pack.clone();
             let Some(target) = script_at(&mut changed, at) else { continue };
             target.source.replace_range(edit.range.clone(), &edit.text);
@@ -96,7 +151,11 @@ pub fn mutants(pack: &PackSource) -> (Vec<Mutant>, usize) {
             });
         }
     }
-    (out, skipped)
+    Mutants {
+        mutants: out,
+        marked: skipped,
+        uncalled,
+    }
 }
 
 /// One change to a script's text.
@@ -298,6 +357,22 @@ mod tests {
         let engine = Engine::new_raw();
         let e = &edits(&engine, src, &[])[0];
         assert_eq!(apply(src, e), "let s = \"驻点\"; if s.len() >= 2 { }");
+    }
+
+    #[test]
+    fn mutate_leaves_out_library_functions_the_pack_never_calls() {
+        let lib = "fn used(x) {\n    helper(x) > 1\n}\nfn helper(x) {\n    x + 1\n}\nfn unused(x) {\n    x < 2\n}\n";
+        let manifest = "id = \"tiny\"\nversion = \"1\"\nform = \"f\"\n[policy]\nprogram = \"p\"\nyear = 2024\nregion = \"CN\"\n[effective]\nfrom = \"2024-01-01\"\nto = \"2024-12-31\"\n";
+        let rule = "//! id: T-01\n//! severity: error\nif used(submission.n) { fail(\"/n\"); }\n";
+        let pack = PackSource::from_files([("pack.toml", manifest), ("schema.json", "{}"), ("lib.rhai", lib), ("rules/t.rhai", rule)]).unwrap();
+        assert_eq!(uncalled_lines(&Engine::new_raw(), &pack), vec![(7, 9)], "helper is reached through used");
+        let m = mutants(&pack);
+        assert_eq!(m.uncalled, 2, "unused's `<` and its `2`");
+        assert!(
+            m.mutants.iter().all(|x| x.file != "lib.rhai" || x.line < 7),
+            "{:?}",
+            m.mutants.iter().map(|x| x.line).collect::<Vec<_>>()
+        );
     }
 
     #[test]

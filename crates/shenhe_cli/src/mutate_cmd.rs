@@ -36,6 +36,7 @@ struct Outcome {
     total: usize,
     killed: usize,
     marked: usize,
+    uncalled: usize,
     /// File, line, column and what changed.
     survivors: Vec<(String, usize, usize, String)>,
 }
@@ -53,7 +54,7 @@ fn run_pack(id: &str, dir: &Path, source: &shenhe::PackSource, jobs: usize) -> R
     let batch: Vec<usize> = (0..fx.batch.len())
         .filter(|&i| fixtures::run_batch_case(&original, &fx.batch[i].1, &load).0.is_empty())
         .collect();
-    let (mutants, marked) = mutate::mutants(source);
+    let mutate::Mutants { mutants, marked, uncalled } = mutate::mutants(source);
     let bar = ProgressBar::with_draw_target(Some(mutants.len() as u64), ProgressDrawTarget::stderr());
     bar.set_style(
         ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} mutants  {elapsed}")
@@ -90,6 +91,7 @@ fn run_pack(id: &str, dir: &Path, source: &shenhe::PackSource, jobs: usize) -> R
         total: mutants.len(),
         killed: killed.into_inner(),
         marked,
+        uncalled,
         survivors,
     })
 }
@@ -119,12 +121,17 @@ pub fn run(rules_path: &Path, only: Option<&str>, min_score: f64, jobs: usize) -
         #[allow(clippy::cast_precision_loss, reason = "mutant counts are small")]
         let score = if o.total == 0 { 100.0 } else { o.killed as f64 * 100.0 / o.total as f64 };
         println!(
-            "pack {id}: {} mutants, {} killed, {} survived: {score:.1} % (at least {min_score} % needed); {} left out on lines marked `{}`",
+            "pack {id}: {} mutants, {} killed, {} survived: {score:.1} % (at least {min_score} % needed); {} left out on lines marked `{}`{}",
             o.total,
             o.killed,
             o.survivors.len(),
             o.marked,
-            mutate::EQUIVALENT
+            mutate::EQUIVALENT,
+            if o.uncalled > 0 {
+                format!(", {} in library functions this pack never calls", o.uncalled)
+            } else {
+                String::new()
+            }
         );
         for (file, line, column, what) in &o.survivors {
             println!("  survived  {file}:{line}:{column}: {what}");
