@@ -347,8 +347,7 @@ impl PackSource {
         let mut messages = BTreeMap::new();
         let mut labels = Labels::default();
         let mut label_files = Vec::new();
-        let mut lib = None;
-        let mut shared_lib: Option<Script> = None;
+        let mut libs: Vec<Script> = Vec::new();
         let mut derive = None;
         let mut rules = Vec::new();
         let mut batch = Vec::new();
@@ -394,18 +393,11 @@ impl PackSource {
                     let t: toml::Table = parse_toml(&path, text)?;
                     columns = Some(toml_to_json(toml::Value::Table(t)));
                 }
-                "lib.rhai" => {
-                    if shared_lib.is_some() {
-                        return Err(Error::PackFile {
-                            file: path,
-                            message: "a pack has one library: its own lib.rhai or one imported lib.rhai, not both".into(),
-                        });
-                    }
-                    lib = Some(Script {
-                        file: path,
-                        source: text.to_owned(),
-                    })
-                }
+                // Its own library, or an imported one (`shared/yizhen_week/lib.rhai`).
+                p if p == "lib.rhai" || (p.starts_with(SHARED) && p.ends_with("/lib.rhai")) => libs.push(Script {
+                    file: path,
+                    source: text.to_owned(),
+                }),
                 "derive.rhai" => {
                     derive = Some(Script {
                         file: path,
@@ -420,19 +412,6 @@ impl PackSource {
                     file: path,
                     source: text.to_owned(),
                 }),
-                // A shared library (`yizhen_week/lib.rhai`): the pack's lib.rhai.
-                p if p.starts_with(SHARED) && p.ends_with("/lib.rhai") => {
-                    if lib.is_some() || shared_lib.is_some() {
-                        return Err(Error::PackFile {
-                            file: path,
-                            message: "a pack has one library: its own lib.rhai or one imported lib.rhai, not both".into(),
-                        });
-                    }
-                    shared_lib = Some(Script {
-                        file: path,
-                        source: text.to_owned(),
-                    });
-                }
                 p if p.starts_with(SHARED) && p.ends_with(".rhai") => rules.push(Script {
                     file: path,
                     source: text.to_owned(),
@@ -450,7 +429,13 @@ impl PackSource {
             file: "schema.json".into(),
             message: "missing".into(),
         })?;
-        let lib = lib.or(shared_lib);
+        if let [_, second, ..] = libs.as_slice() {
+            return Err(Error::PackFile {
+                file: second.file.clone(),
+                message: "a pack has one library: its own lib.rhai or one imported lib.rhai, not both".into(),
+            });
+        }
+        let lib = libs.pop();
         // Exactly the shared rules, library and vocabularies the manifest imports.
         let shared: Vec<&str> = rules
             .iter()
