@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the wasm build and the browser tests need, once per machine:
 # the wasm32 target, wasm-bindgen-cli at exactly the version Cargo.lock pins,
-# wasm-pack, Debian's binaryen (wasm-opt), brotli and chromium, and the npm packages
-# of tests/browser. Safe to run again: each step is skipped when done.
+# wasm-pack, Debian's binaryen (wasm-opt), brotli, chromium, wrk and PostgreSQL's
+# server (for the store tests), and the npm packages of tests/browser. Safe to
+# run again: each step is skipped when done.
 # Source it (`. scripts/setup.sh`) to get the tools on PATH.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -30,6 +31,11 @@ missing=()
 command -v wasm-opt >/dev/null || missing+=(binaryen)
 command -v chromium >/dev/null || missing+=(chromium)
 command -v brotli >/dev/null || missing+=(brotli)
+# The load run of the replicas (tests/load/replicas.sh); PostgreSQL's server for
+# the store tests (scripts/pg.sh starts a throwaway cluster of it).
+command -v wrk >/dev/null || missing+=(wrk)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
+command -v psql >/dev/null || missing+=(postgresql-client)
 # A CJK font, so the browser tests' screenshots show the Chinese text.
 [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ] || missing+=(fonts-wqy-microhei)
 if ((${#missing[@]})); then

@@ -20,8 +20,15 @@ step "cargo clippy (wasm32: the portal's module, then the playground's with feat
 cargo clippy -p shenhe_wasm --target wasm32-unknown-unknown --locked -- -D warnings
 cargo clippy -p shenhe -p shenhe_wasm --features shenhe_wasm/authoring --target wasm32-unknown-unknown --locked -- -D warnings
 
-step "cargo test --workspace"
-cargo test --workspace --locked
+step "cargo test --workspace (the HTTP suite on SQLite)"
+env -u SHENHE_TEST_POSTGRES cargo test --workspace --locked
+
+step "PostgreSQL: a throwaway cluster (scripts/pg.sh); the HTTP suite again on it; two replicas under 200 clients for 30 s"
+eval "$(scripts/pg.sh start)"
+trap 'scripts/pg.sh stop "$SHENHE_PG_DIR"' EXIT
+echo "$SHENHE_TEST_POSTGRES"
+cargo test -p shenhe_cli --test serve --locked
+SHENHE_BIN="$CARGO_TARGET_DIR/debug/shenhe" tests/load/replicas.sh 30 200
 
 step "shenhe test (every pack's fixtures)"
 cargo run -q -p shenhe_cli --locked -- test --rules rules

@@ -1,14 +1,26 @@
--- wrk script: POST the NT plan submission to the path given on the command line.
+-- wrk script: POST the NT plan submission to the path given on the command
+-- line. With SHENHE_KEY_PREFIX, every request carries an Idempotency-Key of
+-- its own (a portal's retry-safe filing): PREFIX-THREAD-N.
 local f = assert(io.open(os.getenv("SHENHE_BODY"), "r"))
-wrk.method = "POST"
-wrk.body = f:read("*a")
+local body = f:read("*a")
 f:close()
-wrk.headers["Content-Type"] = "application/json"
-if os.getenv("SHENHE_TOKEN") then wrk.headers["Authorization"] = "Bearer " .. os.getenv("SHENHE_TOKEN") end
+local headers = { ["Content-Type"] = "application/json" }
+if os.getenv("SHENHE_TOKEN") then headers["Authorization"] = "Bearer " .. os.getenv("SHENHE_TOKEN") end
+local prefix = os.getenv("SHENHE_KEY_PREFIX")
 
-local errors = 0
-response = function(status, headers, body)
-  if status ~= 200 and status ~= 201 then errors = errors + 1 end
+local threads = 0
+setup = function(thread)
+  thread:set("id", threads)
+  threads = threads + 1
+end
+
+local n = 0
+request = function()
+  if prefix then
+    n = n + 1
+    headers["Idempotency-Key"] = string.format("%s-%d-%d", prefix, id, n)
+  end
+  return wrk.format("POST", nil, headers, body)
 end
 
 done = function(summary, latency, requests)

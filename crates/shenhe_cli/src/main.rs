@@ -235,12 +235,18 @@ enum Command {
         after_help = "In production: run it behind a reverse proxy (nginx, Caddy) that terminates TLS and forwards /api/ and the static files. \
 Give each office its own token (shenhe token add --db … --role submitter --division CODE --expires DATE), or configure \
 --jwt-key/--jwt-issuer/--jwt-audience for a portal's sign-in, and --allow-origin/--frame-ancestors for a portal on another origin.\n\n\
-The process keeps no state besides the database: several instances on one host can share one --db file, since SQLite runs in WAL \
-mode with a busy timeout and synchronous=FULL (GET /readyz shows both), and a submission is acknowledged after its commit. \
-Watch GET /healthz, /readyz and /metrics (Prometheus) and the request log (--log-format json); send Idempotency-Key on filings \
-that may be retried; SIGTERM finishes the requests in flight. Upgrade the rule packs by restarting with a new --rules; the pack \
-hash in every report and row says which rules judged it.\n\n\
-Example:\n  shenhe serve --rules rules --addr 127.0.0.1:8080 --db shenhe.db"
+The process keeps no state besides the database, so several replicas can serve one province: give them all the same \
+--db postgres://user:password@host/dbname (a pool of 16 connections each; the schema is migrated at start-up, once, \
+whichever replica starts first) behind a reverse proxy such as nginx (README: Replicas on PostgreSQL, with a sample \
+configuration). Alone, a SQLite file is enough (WAL mode, synchronous=FULL). A submission is acknowledged after its \
+commit; GET /readyz shows the settings that make the commit durable (SQLite journal_mode/synchronous, PostgreSQL \
+synchronous_commit/fsync) and each pack's hash. Watch GET /healthz, /readyz and /metrics (Prometheus: requests, latency, \
+evaluations, pool use) and the request log (--log-format json); send Idempotency-Key on filings that may be retried, \
+on any replica; SIGTERM finishes the requests in flight. Back up the database (pg_dump, or sqlite3 .backup). Upgrade the \
+rule packs by restarting with a new --rules, one replica at a time; the pack hash in every report and row says which \
+rules judged it.\n\n\
+Examples:\n  shenhe serve --rules rules --addr 127.0.0.1:8080 --db shenhe.db\n  \
+shenhe serve --rules rules --addr 10.0.0.11:8080 --db postgres://shenhe:PASSWORD@db.example/shenhe --log-format json"
     )]
     Serve {
         /// Rules: a directory of packs, one pack directory, or a bundle file.
@@ -249,9 +255,10 @@ Example:\n  shenhe serve --rules rules --addr 127.0.0.1:8080 --db shenhe.db"
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8080", value_name = "HOST:PORT")]
         addr: std::net::SocketAddr,
-        /// SQLite database file (created if missing).
-        #[arg(long, default_value = "shenhe.db", value_name = "FILE")]
-        db: PathBuf,
+        /// The store: a SQLite file (created if missing), or a PostgreSQL URL
+        /// (postgres://user:password@host:5432/dbname) that several replicas share.
+        #[arg(long, default_value = "shenhe.db", value_name = "FILE|URL")]
+        db: String,
         /// Static files to serve (the demo portal; build www/pkg with scripts/build-wasm.sh).
         #[arg(long, default_value = "www", value_name = "DIR")]
         www: PathBuf,
@@ -314,9 +321,9 @@ enum TokenCommand {
     /// Create a token; it is printed once, as the last line, and only its hash is kept.
     #[command(after_help = "Example:\n  shenhe token add --db shenhe.db --role submitter --division 141029 --name 乡宁县卫健局 --expires 2026-12-31")]
     Add {
-        /// The server's database (created if missing).
-        #[arg(long, value_name = "FILE")]
-        db: PathBuf,
+        /// The server's database: a SQLite file (created if missing) or a postgres:// URL.
+        #[arg(long, value_name = "FILE|URL")]
+        db: String,
         /// submitter: files and reads its division's submissions; reviewer: reads them and
         /// has the worklist; admin: reads the audit log.
         #[arg(long, value_enum)]
@@ -334,13 +341,15 @@ enum TokenCommand {
     },
     /// List the tokens (ids, roles, divisions; never the secrets).
     List {
-        #[arg(long, value_name = "FILE")]
-        db: PathBuf,
+        /// The server's database: a SQLite file or a postgres:// URL.
+        #[arg(long, value_name = "FILE|URL")]
+        db: String,
     },
     /// Revoke a token by its id (`tok_…`, from `token list`); it stops working at once.
     Revoke {
-        #[arg(long, value_name = "FILE")]
-        db: PathBuf,
+        /// The server's database: a SQLite file or a postgres:// URL.
+        #[arg(long, value_name = "FILE|URL")]
+        db: String,
         /// The token id.
         id: String,
     },
@@ -356,8 +365,8 @@ fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
             name,
             expires,
         } => {
-            let conn = serve::open_db(&db)?;
-            let token = serve::access::add(&conn, role, &division, &name, expires.as_deref(), &now)?;
+            let store = serve::Store::open(&db)?;
+            let token = store.transaction(|db| serve::access::add(db, role, &division, &name, expires.as_deref(), &now))?;
             #[allow(clippy::print_stdout, reason = "the token is the command's output")]
             {
                 println!(
@@ -369,15 +378,15 @@ fn token(command: TokenCommand) -> anyhow::Result<ExitCode> {
             }
         }
         TokenCommand::List { db } => {
-            let conn = serve::open_db(&db)?;
+            let store = serve::Store::open(&db)?;
             #[allow(clippy::print_stdout, reason = "the list is the command's output")]
-            for t in serve::access::list(&conn)? {
+            for t in store.transaction(serve::access::list)? {
                 println!("{t}");
             }
         }
         TokenCommand::Revoke { db, id } => {
-            let conn = serve::open_db(&db)?;
-            serve::access::revoke(&conn, &id, &now)?;
+            let store = serve::Store::open(&db)?;
+            store.transaction(|db| serve::access::revoke(db, &id, &now))?;
             eprintln!("revoked {id}");
         }
     }

@@ -15,7 +15,7 @@ use std::{
     net::SocketAddr,
     path::{Path, PathBuf},
     process::ExitCode,
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::Duration,
 };
 
@@ -28,7 +28,6 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{get, post},
 };
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 use shenhe::{Report, RuleSet};
 use time::{OffsetDateTime, UtcOffset, format_description::well_known::Rfc3339};
@@ -40,12 +39,17 @@ pub mod access;
 mod batch;
 mod idempotent;
 pub mod ops;
+pub mod store;
+
+pub use store::Store;
+use store::{Db, vals};
 
 /// What `shenhe serve` was asked for.
 pub struct Options {
     pub rules: PathBuf,
     pub addr: SocketAddr,
-    pub db: PathBuf,
+    /// A SQLite file, or a `postgres://` URL.
+    pub db: String,
     pub www: PathBuf,
     pub max_body: usize,
     pub timeout: Duration,
@@ -65,9 +69,10 @@ pub struct App {
     batch_timeout: Duration,
     packs: String,
     generated: HashMap<String, delivery::Asset>,
-    db: Mutex<Connection>,
+    store: Store,
     timeout: Duration,
     jwt: Option<access::JwtConfig>,
+    metrics: metrics_exporter_prometheus::PrometheusHandle,
 }
 
 /// A JSON error response: `{"error": code, "message": text}`.
@@ -78,75 +83,6 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
 
 fn json_response(status: StatusCode, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response()
-}
-
-/// Opens the store: SQLite in WAL mode with `synchronous=FULL`, so an acknowledged
-/// submission survives a kill -9 of the process.
-pub fn open_db(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path).with_context(|| format!("cannot open database {}", path.display()))?;
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.pragma_update(None, "journal_mode", "WAL")?;
-    conn.pragma_update(None, "synchronous", "FULL")?;
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS submissions (
-            id INTEGER PRIMARY KEY,
-            received_at TEXT NOT NULL,
-            status TEXT NOT NULL,
-            pack_id TEXT,
-            pack_hash TEXT,
-            client_bundle_hash TEXT,
-            received TEXT NOT NULL,
-            submission TEXT NOT NULL,
-            report TEXT NOT NULL
-        );
-        CREATE INDEX IF NOT EXISTS submissions_status ON submissions(status);
-        CREATE TABLE IF NOT EXISTS batches (
-            id INTEGER PRIMARY KEY,
-            received_at TEXT NOT NULL,
-            name TEXT NOT NULL,
-            content_type TEXT NOT NULL,
-            received BLOB NOT NULL,
-            status TEXT NOT NULL,
-            error TEXT,
-            report TEXT,
-            summary_html TEXT
-        );",
-    )?;
-    // Columns added with batch uploads; older databases get them here.
-    let columns: Vec<String> = conn
-        .prepare("SELECT name FROM pragma_table_info('submissions')")?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    // Columns added with batch uploads and with access control (the opaque
-    // id, the submission's division and its prefix); older databases get them here.
-    for (name, ty) in [
-        ("batch_id", "INTEGER"),
-        ("source", "TEXT"),
-        ("public_id", "TEXT"),
-        ("division", "TEXT"),
-        ("division_prefix", "TEXT"),
-    ] {
-        if !columns.iter().any(|c| c == name) {
-            conn.execute_batch(&format!("ALTER TABLE submissions ADD COLUMN {name} {ty}"))?;
-        }
-    }
-    let columns: Vec<String> = conn
-        .prepare("SELECT name FROM pragma_table_info('batches')")?
-        .query_map([], |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
-    for name in ["public_id", "uploader", "division_prefix"] {
-        if !columns.iter().any(|c| c == name) {
-            conn.execute_batch(&format!("ALTER TABLE batches ADD COLUMN {name} TEXT"))?;
-        }
-    }
-    conn.execute_batch(
-        "CREATE INDEX IF NOT EXISTS submissions_batch ON submissions(batch_id);
-         CREATE UNIQUE INDEX IF NOT EXISTS submissions_public_id ON submissions(public_id);
-         CREATE UNIQUE INDEX IF NOT EXISTS batches_public_id ON batches(public_id);",
-    )?;
-    conn.execute_batch(access::SCHEMA)?;
-    conn.execute_batch(idempotent::SCHEMA)?;
-    Ok(conn)
 }
 
 pub fn run(options: Options) -> Result<ExitCode> {
@@ -160,6 +96,11 @@ pub fn run(options: Options) -> Result<ExitCode> {
         .map(|(path, text)| (path, delivery::Asset::new("application/json", text.into_bytes())))
         .collect();
     let registry = options.registry.as_deref().map(load::read_registry).transpose()?;
+    // The store's pool runs its connections on the server's runtime.
+    let runtime = tokio::runtime::Runtime::new()?;
+    let _entered = runtime.enter();
+    let store = Store::open(&options.db)?;
+    let durability = store.durability()?;
     let app = Arc::new(App {
         mappings: crate::batchrun::mappings(&rules),
         registry,
@@ -167,28 +108,39 @@ pub fn run(options: Options) -> Result<ExitCode> {
         rules,
         packs: Value::Array(summaries).to_string(),
         generated,
-        db: Mutex::new(open_db(&options.db)?),
+        store,
         timeout: options.timeout,
         jwt: options.jwt,
+        metrics,
     });
     let hardening = Arc::new(delivery::Hardening::new(&options.frame_ancestors)?);
     let cors = cors(&options.allow_origins)?;
-    let (journal_mode, synchronous) = {
-        let db = app.db.lock().map_err(|e| anyhow::anyhow!("{e}"))?;
-        ops::durability(&db)?
-    };
+    let hashes = app
+        .rules
+        .packs()
+        .iter()
+        .map(|p| format!("{}={}", p.manifest().id, p.hash()))
+        .collect::<Vec<_>>()
+        .join(",");
+    // The durability settings of this engine (the others are absent from the line).
+    let setting = |name: &str| durability[name].as_str();
     tracing::info!(
         packs = app.rules.packs().len(),
-        database = %options.db.display(),
-        journal_mode,
-        synchronous,
+        pack_hashes = %hashes,
+        database = %app.store.shown,
+        engine = app.store.engine(),
+        journal_mode = setting("journal_mode"),
+        synchronous = setting("synchronous"),
+        synchronous_commit = setting("synchronous_commit"),
+        fsync = setting("fsync"),
         "shenhe serve: packs loaded; a submission is acknowledged after its commit"
     );
     let operations = Router::new()
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
-        .with_state(Arc::clone(&app))
-        .merge(Router::new().route("/metrics", get(ops::metrics)).with_state(metrics));
+        .route("/metrics", get(ops::metrics))
+        .with_state(Arc::clone(&app));
+    let app_db = app.store.shown.clone();
     let mut router = router(app, &options.www, options.max_body, options.max_batch_body)
         .merge(operations)
         .layer(axum::middleware::from_fn(ops::observe))
@@ -196,7 +148,6 @@ pub fn run(options: Options) -> Result<ExitCode> {
     if let Some(cors) = cors {
         router = router.layer(cors);
     }
-    let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(options.addr)
             .await
@@ -204,7 +155,7 @@ pub fn run(options: Options) -> Result<ExitCode> {
         eprintln!(
             "shenhe serve: http://{}/  (portal), /playground/, /api/validate, /api/submissions, /api/batches, /api/packs; database {}",
             listener.local_addr()?,
-            options.db.display()
+            app_db
         );
         axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await?;
         tracing::info!("shenhe serve: stopped; every request it accepted was answered");
@@ -368,17 +319,18 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
     let mut submission = if enveloped { received["submission"].clone() } else { received.clone() };
     let received_at = now_shanghai();
     crate::batchrun::stamp(&mut submission, &received_at);
-    let result = blocking(&app, move |a| -> Result<Result<String, Response>, String> {
-        let mut db = a.db.lock().map_err(|e| e.to_string())?;
-        if let Some(k) = &key
-            && let Some(first) = idempotent::prior(&db, &caller.who, "submissions", k).map_err(|e| e.to_string())?
-        {
-            return Ok(Err(first));
-        }
+    let result = stored(&app, move |a, db| {
+        // Judged before the transaction: the store is held only to store.
         let report: Report = a.rules.evaluate(&submission, None);
+        if let Some(k) = &key {
+            idempotent::lock(db, &caller.who, k)?;
+            if let Some(first) = idempotent::prior(db, &caller.who, "submissions", k)? {
+                return Ok(Err(first));
+            }
+        }
         let division = shenhe::api::division_of(&a.rules, &report, &submission);
         if !caller.covers(division.as_deref()) {
-            access::audit(&db, &received_at, Some(&caller), "submission.file", division.as_deref(), 403, Some("outside the division"));
+            access::audit(db, &received_at, Some(&caller), "submission.file", division.as_deref(), 403, Some("outside the division"));
             return Ok(Err(access::outside_division(&caller, division.as_deref())));
         }
         let report_json = report.to_json();
@@ -386,27 +338,25 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
         let matches = client_hash.as_ref().map(|h| Some(h) == pack_hash.as_ref());
         let id = access::new_id();
         ops::evaluated(pack_id.as_deref(), report.status.as_str());
-        let tx = db.transaction().map_err(|e| e.to_string())?;
-        tx.execute(
+        db.execute(
             "INSERT INTO submissions (received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report, public_id, division, division_prefix)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                received_at,
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            vals![
+                &received_at,
                 report.status.as_str(),
-                pack_id,
-                pack_hash,
-                client_hash,
-                received_text,
+                &pack_id,
+                &pack_hash,
+                &client_hash,
+                &received_text,
                 submission.to_string(),
-                report_json,
-                id,
-                division,
+                &report_json,
+                &id,
+                &division,
                 division.as_deref().and_then(shenhe::division::prefix)
             ],
-        )
-        .map_err(|e| e.to_string())?;
-        access::audit(&tx, &received_at, Some(&caller), "submission.file", Some(&id), 201, None);
-        let report_value: Value = serde_json::from_str(&report_json).map_err(|e| e.to_string())?;
+        )?;
+        access::audit(db, &received_at, Some(&caller), "submission.file", Some(&id), 201, None);
+        let report_value: Value = serde_json::from_str(&report_json)?;
         let answer = json!({
             "id": id,
             "received_at": received_at,
@@ -418,18 +368,32 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
         })
         .to_string();
         if let Some(k) = &key {
-            idempotent::record(&tx, &caller.who, "submissions", k, StatusCode::CREATED, &answer, &received_at).map_err(|e| e.to_string())?;
+            idempotent::record(db, &caller.who, "submissions", k, StatusCode::CREATED, &answer, &received_at)?;
         }
-        tx.commit().map_err(|e| e.to_string())?;
         Ok(Ok(answer))
     })
     .await;
     match result {
         Ok(Ok(Ok(body))) => json_response(StatusCode::CREATED, body),
         Ok(Ok(Err(refused))) => refused,
-        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e),
+        Ok(Err(e)) => store_failed(&e),
         Err(r) => r,
     }
+}
+
+/// `503` for a store that failed; the operator's log gets the reason.
+fn store_failed(e: &anyhow::Error) -> Response {
+    tracing::error!(target: "shenhe::store", "the store failed: {e:#}");
+    error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", format!("{e:#}"))
+}
+
+/// Runs `f` in one transaction of the store, on the blocking pool, within
+/// the per-request time limit.
+async fn stored<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App, &mut dyn Db) -> anyhow::Result<T> + Send + 'static,
+) -> Result<anyhow::Result<T>, Response> {
+    blocking(app, move |a| a.store.transaction(|db| f(a, db))).await
 }
 
 /// `GET /api/submissions/{id}`: what was received, what was judged, and the report.
@@ -439,39 +403,35 @@ async fn fetch(State(app): State<Arc<App>>, headers: HeaderMap, UrlPath(id): Url
         Err(r) => return r,
     };
     let shown = id.clone();
-    let row = blocking(&app, move |a| -> Result<Option<Value>, String> {
-        let db = a.db.lock().map_err(|e| e.to_string())?;
-        let row = db
-            .query_row(
-                "SELECT received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report,
-                        (SELECT public_id FROM batches WHERE batches.id = submissions.batch_id), source, division
-                 FROM submissions WHERE public_id = ?1",
-                [&id],
-                |r| {
-                    let parse = |s: String| serde_json::from_str::<Value>(&s).unwrap_or(Value::String(s));
-                    Ok((
-                        r.get::<_, Option<String>>(10)?,
-                        json!({
-                        "id": id,
-                        "received_at": r.get::<_, String>(0)?,
-                        "status": r.get::<_, String>(1)?,
-                        "pack_id": r.get::<_, Option<String>>(2)?,
-                        "pack_hash": r.get::<_, Option<String>>(3)?,
-                        "client_bundle_hash": r.get::<_, Option<String>>(4)?,
-                        "received": parse(r.get(5)?),
-                        "submission": parse(r.get(6)?),
-                        "report": parse(r.get(7)?),
-                        "batch_id": r.get::<_, Option<String>>(8)?,
-                        "source": r.get::<_, Option<String>>(9)?,
-                            }),
-                    ))
-                },
+    let row = stored(&app, move |_, db| {
+        let row = db.query_opt(
+            "SELECT received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report,
+                    (SELECT public_id FROM batches WHERE batches.id = submissions.batch_id), source, division
+             FROM submissions WHERE public_id = $1",
+            vals![&id],
+        )?;
+        let parse = |s: String| serde_json::from_str::<Value>(&s).unwrap_or(Value::String(s));
+        let row = row.map(|r| {
+            (
+                r.text(10),
+                json!({
+                    "id": id,
+                    "received_at": r.string(0),
+                    "status": r.string(1),
+                    "pack_id": r.text(2),
+                    "pack_hash": r.text(3),
+                    "client_bundle_hash": r.text(4),
+                    "received": parse(r.string(5)),
+                    "submission": parse(r.string(6)),
+                    "report": parse(r.string(7)),
+                    "batch_id": r.text(8),
+                    "source": r.text(9),
+                }),
             )
-            .optional()
-            .map_err(|e| e.to_string())?;
+        });
         // Outside the caller's division reads as missing: its existence does not leak.
         let visible = row.filter(|(division, _)| caller.covers(division.as_deref())).map(|(_, v)| v);
-        Ok(access::audited_lookup(&db, &caller, "submission.read", &id, visible))
+        Ok(access::audited_lookup(db, &caller, "submission.read", &id, visible))
     })
     .await;
     found(row, &format!("no submission {shown}"))
@@ -508,34 +468,31 @@ async fn worklist(State(app): State<Arc<App>>, headers: HeaderMap, axum::extract
         return error(StatusCode::BAD_REQUEST, "bad_division", format!("{division:?} is not a division code"));
     };
     let page = q.page.unwrap_or(1).max(1);
-    let rows = blocking(&app, move |a| -> Result<Option<Value>, String> {
-        let db = a.db.lock().map_err(|e| e.to_string())?;
-        let mut stmt = db
-            .prepare(
-                "SELECT public_id, received_at, status, pack_id, division, batch_id IS NOT NULL FROM submissions
-                 WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR pack_id = ?2)
-                   AND (?3 = '' OR division_prefix LIKE ?3 || '%')
-                 ORDER BY id DESC LIMIT ?4 OFFSET ?5",
-            )
-            .map_err(|e| e.to_string())?;
-        let items = stmt
-            .query_map(params![q.status, q.pack, prefix, PAGE + 1, (page - 1) * PAGE], |r| {
-                Ok(json!({
-                    "id": r.get::<_, Option<String>>(0)?,
-                    "received_at": r.get::<_, String>(1)?,
-                    "status": r.get::<_, String>(2)?,
-                    "pack_id": r.get::<_, Option<String>>(3)?,
-                    "division": r.get::<_, Option<String>>(4)?,
-                    "from_batch": r.get::<_, bool>(5)?,
-                }))
+    let rows = stored(&app, move |_, db| {
+        let rows = db.query(
+            "SELECT public_id, received_at, status, pack_id, division, batch_id IS NOT NULL FROM submissions
+             WHERE (CAST($1 AS TEXT) IS NULL OR status = $1) AND (CAST($2 AS TEXT) IS NULL OR pack_id = $2)
+               AND ($3 = '' OR division_prefix LIKE $3 || '%')
+             ORDER BY id DESC LIMIT $4 OFFSET $5",
+            vals![&q.status, &q.pack, &prefix, PAGE + 1, (page - 1) * PAGE],
+        )?;
+        let more = rows.len() > PAGE as usize;
+        let items: Vec<Value> = rows
+            .iter()
+            .take(PAGE as usize)
+            .map(|r| {
+                json!({
+                    "id": r.text(0),
+                    "received_at": r.string(1),
+                    "status": r.string(2),
+                    "pack_id": r.text(3),
+                    "division": r.text(4),
+                    "from_batch": r.int(5) != 0,
+                })
             })
-            .map_err(|e| e.to_string())?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
-        let more = items.len() > PAGE as usize;
-        let items: Vec<Value> = items.into_iter().take(PAGE as usize).collect();
+            .collect();
         access::audit(
-            &db,
+            db,
             &now_shanghai(),
             Some(&caller),
             "submission.list",
@@ -558,29 +515,28 @@ async fn audit_log(State(app): State<Arc<App>>, headers: HeaderMap, axum::extrac
         Err(r) => return r,
     };
     let page = q.page.unwrap_or(1).max(1);
-    let rows = blocking(&app, move |a| -> Result<Option<Value>, String> {
-        let db = a.db.lock().map_err(|e| e.to_string())?;
-        access::audit(&db, &now_shanghai(), Some(&caller), "audit.read", None, 200, None);
-        let mut stmt = db
-            .prepare("SELECT seq, at, who, role, division, action, target, status, detail FROM audit ORDER BY seq DESC LIMIT 200 OFFSET ?1")
-            .map_err(|e| e.to_string())?;
-        let items = stmt
-            .query_map([(page - 1) * 200], |r| {
-                Ok(json!({
-                    "seq": r.get::<_, i64>(0)?,
-                    "at": r.get::<_, String>(1)?,
-                    "who": r.get::<_, Option<String>>(2)?,
-                    "role": r.get::<_, Option<String>>(3)?,
-                    "division": r.get::<_, Option<String>>(4)?,
-                    "action": r.get::<_, String>(5)?,
-                    "target": r.get::<_, Option<String>>(6)?,
-                    "status": r.get::<_, i64>(7)?,
-                    "detail": r.get::<_, Option<String>>(8)?,
-                }))
+    let rows = stored(&app, move |_, db| {
+        access::audit(db, &now_shanghai(), Some(&caller), "audit.read", None, 200, None);
+        let rows = db.query(
+            "SELECT seq, at, who, role, division, action, target, status, detail FROM audit ORDER BY seq DESC LIMIT 200 OFFSET $1",
+            vals![(page - 1) * 200],
+        )?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "seq": r.int(0),
+                    "at": r.string(1),
+                    "who": r.text(2),
+                    "role": r.text(3),
+                    "division": r.text(4),
+                    "action": r.string(5),
+                    "target": r.text(6),
+                    "status": r.int(7),
+                    "detail": r.text(8),
+                })
             })
-            .map_err(|e| e.to_string())?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+            .collect();
         Ok(Some(Value::Array(items)))
     })
     .await;
@@ -590,25 +546,28 @@ async fn audit_log(State(app): State<Arc<App>>, headers: HeaderMap, axum::extrac
 /// Authenticates a request and checks its role; refusals are audited.
 async fn authorize(app: &Arc<App>, headers: &HeaderMap, action: &'static str, roles: &'static [access::Role]) -> Result<access::Caller, Response> {
     let headers = headers.clone();
-    blocking(app, move |a| {
-        let db = a.db.lock().map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e.to_string()))?;
+    let answer = stored(app, move |a, db| {
         let now = now_shanghai();
-        let caller = access::authenticate(&db, a.jwt.as_ref(), &headers, &now, action)?;
+        let caller = match access::authenticate(db, a.jwt.as_ref(), &headers, &now, action) {
+            Ok(c) => c,
+            Err(refused) => return Ok(Err(refused)),
+        };
         if !roles.contains(&caller.role) {
-            access::audit(&db, &now, Some(&caller), action, None, 403, Some("wrong role"));
-            return Err(access::wrong_role(&caller, roles));
+            access::audit(db, &now, Some(&caller), action, None, 403, Some("wrong role"));
+            return Ok(Err(access::wrong_role(&caller, roles)));
         }
-        Ok(caller)
+        Ok(Ok(caller))
     })
-    .await?
+    .await?;
+    answer.unwrap_or_else(|e| Err(store_failed(&e)))
 }
 
 /// The answer to a lookup by id: the row as JSON, 404, or the store's failure.
-fn found(row: Result<Result<Option<Value>, String>, Response>, missing: &str) -> Response {
+fn found(row: Result<anyhow::Result<Option<Value>>, Response>, missing: &str) -> Response {
     match row {
         Ok(Ok(Some(v))) => json_response(StatusCode::OK, v.to_string()),
         Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "not_found", missing),
-        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e),
+        Ok(Err(e)) => store_failed(&e),
         Err(r) => r,
     }
 }

@@ -2,6 +2,11 @@
 //! report bytes, every submission is stored whatever its status, bad
 //! requests get a 4xx with a JSON error, and a kill -9 loses nothing that
 //! was acknowledged.
+//!
+//! Every test runs on SQLite, and again on PostgreSQL when
+//! `SHENHE_TEST_POSTGRES` names a server (`postgres://user@host:port/db`; each
+//! test gets a database of its own there). `scripts/test.sh` starts a
+//! throwaway cluster and runs this suite both ways.
 #![allow(clippy::disallowed_methods, reason = "tests run the binary and read files")]
 
 use std::{
@@ -34,7 +39,7 @@ impl Drop for Server {
 }
 
 /// Starts `shenhe serve` on a free port with `db`, and waits for it to listen.
-fn serve(db: &Path) -> Server {
+fn serve(db: &str) -> Server {
     serve_with(db, &["--max-body", "65536"])
 }
 
@@ -46,7 +51,7 @@ fn token_for(base: &str) -> String {
 }
 
 /// `shenhe token add` on `db`: the token (the last line it prints).
-fn add_token(db: &Path, role: &str, division: &str, extra: &[&str]) -> String {
+fn add_token(db: &str, role: &str, division: &str, extra: &[&str]) -> String {
     let out = Command::new(BIN)
         .args(["token", "add", "--db"])
         .arg(db)
@@ -58,9 +63,16 @@ fn add_token(db: &Path, role: &str, division: &str, extra: &[&str]) -> String {
     String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned()
 }
 
-fn serve_with(db: &Path, extra: &[&str]) -> Server {
+fn serve_with(db: &str, extra: &[&str]) -> Server {
     // A national submitter: the tests of the API as it was before access control.
     let token = add_token(db, "submitter", "CN", &[]);
+    let server = spawn_serve(db, extra);
+    TOKENS.lock().unwrap().insert(server.base.clone(), token);
+    server
+}
+
+/// Starts `shenhe serve` on `db` as it is (no token added first).
+fn spawn_serve(db: &str, extra: &[&str]) -> Server {
     let mut child = Command::new(BIN)
         .current_dir(root())
         .args(["serve", "--rules", "rules", "--addr", "127.0.0.1:0", "--db"])
@@ -78,7 +90,6 @@ fn serve_with(db: &Path, extra: &[&str]) -> Server {
         .unwrap_or_else(|| panic!("no address in {line:?}"))
         .trim_end_matches('/')
         .to_owned();
-    TOKENS.lock().unwrap().insert(base.clone(), token);
     Server { child, base }
 }
 
@@ -109,11 +120,62 @@ fn get(base: &str, route: &str) -> (u16, String) {
     (r.status().as_u16(), r.body_mut().with_config().limit(64 << 20).read_to_string().expect("body"))
 }
 
-fn temp_db(name: &str) -> PathBuf {
+/// A fresh directory for one test.
+fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("shenhe-serve-test-{}-{name}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
-    dir.join("shenhe.db")
+    dir
+}
+
+/// The PostgreSQL server the suite runs on, if any (`SHENHE_TEST_POSTGRES`).
+fn postgres() -> Option<String> {
+    std::env::var("SHENHE_TEST_POSTGRES").ok().filter(|u| !u.is_empty())
+}
+
+/// Runs SQL on the test's PostgreSQL server (with `psql`); its output.
+fn psql(url: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", url, "-c", sql])
+        .output()
+        .expect("psql");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A fresh, empty store for one test: a SQLite file, or a new database on
+/// the PostgreSQL server when the suite runs there.
+fn temp_db(name: &str) -> String {
+    match postgres() {
+        Some(admin) => {
+            let db = format!("shenhe_test_{}_{name}", std::process::id());
+            psql(&admin, &format!("DROP DATABASE IF EXISTS {db}"));
+            psql(&admin, &format!("CREATE DATABASE {db}"));
+            let (server, _) = admin.rsplit_once('/').expect("a postgres:// URL with a database");
+            format!("{server}/{db}")
+        }
+        None => temp_dir(name).join("shenhe.db").to_str().unwrap().to_owned(),
+    }
+}
+
+/// How many rows a table of the test's store holds.
+fn count_rows(db: &str, table: &str) -> i64 {
+    let sql = format!("SELECT count(*) FROM {table}");
+    let text = if db.starts_with("postgres://") {
+        psql(db, &sql)
+    } else {
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute(sys.argv[2]).fetchone()[0])",
+                db,
+                &sql,
+            ])
+            .output()
+            .expect("python3");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    text.parse().unwrap_or_else(|_| panic!("{table}: {text:?}"))
 }
 
 fn plan() -> String {
@@ -388,7 +450,7 @@ fn get_with(base: &str, route: &str, headers: &[(&str, &str)], want: &[&str]) ->
 
 #[test]
 fn serve_sends_static_files_precompressed_with_cache_validators() {
-    let www = temp_db("www").parent().unwrap().join("www");
+    let www = temp_dir("www").join("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("app.js"), "export const x = 1;\n".repeat(100)).unwrap();
     std::fs::write(www.join("app.js.br"), b"brotli bytes").unwrap();
@@ -776,8 +838,21 @@ fn serve_health_readiness_durability_and_metrics() {
     assert_eq!(status, 200, "{ready}");
     assert_eq!(ready["packs"], 5);
     // The settings that make an acknowledged commit durable, read from the live connection.
-    assert_eq!(ready["database"]["journal_mode"], "wal", "{ready}");
-    assert_eq!(ready["database"]["synchronous"], "full", "{ready}");
+    if postgres().is_some() {
+        assert_eq!(ready["database"]["engine"], "postgresql", "{ready}");
+        assert_eq!(ready["database"]["synchronous_commit"], "on", "{ready}");
+        assert_eq!(ready["database"]["fsync"], "on", "{ready}");
+    } else {
+        assert_eq!(ready["database"]["engine"], "sqlite", "{ready}");
+        assert_eq!(ready["database"]["journal_mode"], "wal", "{ready}");
+        assert_eq!(ready["database"]["synchronous"], "full", "{ready}");
+    }
+    assert!(
+        ready["pack_hashes"]["national-medical-team-2024"]
+            .as_str()
+            .is_some_and(|h| h.starts_with("sha256:")),
+        "each replica says which rules it judges with: {ready}"
+    );
 
     let token = token_for(&s.base);
     assert_eq!(call("POST", &s.base, "/api/submissions", Some(&token), Some(&plan())).0, 201);
@@ -796,6 +871,13 @@ fn serve_health_readiness_durability_and_metrics() {
         has("shenhe_evaluations_total{") && has("pack=\"national-medical-team-2024\""),
         "evaluations by pack: {text}"
     );
+    assert!(has("shenhe_db_wait_seconds_bucket"), "time waited for the database: {text}");
+    if postgres().is_some() {
+        assert!(
+            has("shenhe_db_pool_max_connections 16") && has("shenhe_db_pool_connections{state=\"idle\"}"),
+            "the pool's use: {text}"
+        );
+    }
 }
 
 #[test]
@@ -912,11 +994,124 @@ fn serve_logs_requests_without_personal_data_and_stops_gracefully_on_sigterm() {
         "{logs}"
     );
     assert!(
-        events.iter().any(|e| e["synchronous"] == "full"),
-        "the start-up line names the durability settings"
+        events.iter().any(|e| e["synchronous"] == "full" || e["synchronous_commit"] == "on"),
+        "the start-up line names the durability settings: {logs}"
     );
     assert!(events.iter().any(|e| e["message"].as_str().is_some_and(|m| m.contains("stopped"))), "{logs}");
     for secret in ["张一", "shk_", &token[token.len() - 16..], "某委属医院"] {
         assert!(!logs.contains(secret), "no personal data or credentials in the logs ({secret})");
     }
+}
+
+/// Files the plan submission under `key` at `base`: the id it was given,
+/// or `None` when the replica did not answer with one.
+fn file_with_key(base: &str, token: &str, key: &str, body: &str) -> Option<String> {
+    let mut r = agent()
+        .post(&format!("{base}/api/submissions"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/json")
+        .header("idempotency-key", key)
+        .send(body)
+        .ok()?;
+    if r.status().as_u16() != 201 {
+        return None;
+    }
+    let text = r.body_mut().read_to_string().ok()?;
+    serde_json::from_str::<Value>(&text).ok()?["id"].as_str().map(str::to_owned)
+}
+
+#[test]
+fn serve_replicas_share_the_store_and_a_replica_killed_mid_load_loses_no_acknowledged_filing() {
+    let db = temp_db("replicas");
+    let mut a = serve(&db);
+    let b = serve(&db);
+    // One caller on both replicas: its idempotency keys are one namespace.
+    let token = token_for(&a.base);
+    let body = json!({ "submission": serde_json::from_str::<Value>(&plan()).unwrap() }).to_string();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Writers alternate between the replicas, as a proxy would; a filing that
+    // replica A does not acknowledge is retried on B with the same key.
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let (a, b, token, body, stop) = (a.base.clone(), b.base.clone(), token.clone(), body.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut acked = Vec::new();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let key = format!("writer{w}-{n}");
+                    let first = if n % 2 == 0 { &a } else { &b };
+                    let id = file_with_key(first, &token, &key, &body)
+                        .or_else(|| {
+                            (0..20).find_map(|_| {
+                                file_with_key(&b, &token, &key, &body).or_else(|| {
+                                    std::thread::sleep(Duration::from_millis(100));
+                                    None
+                                })
+                            })
+                        })
+                        .unwrap_or_else(|| panic!("{key}: neither replica acknowledged it"));
+                    acked.push((key, id));
+                    n += 1;
+                }
+                acked
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(2000));
+    a.child.kill().unwrap(); // SIGKILL, mid-load
+    a.child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let acked: Vec<(String, String)> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    assert!(acked.len() > 20, "only {} filings acknowledged", acked.len());
+    // Every acknowledged filing is readable from the replica that survived,
+    // and a retry of its key returns the id it was first given.
+    for (key, id) in &acked {
+        let (status, row) = get(&b.base, &format!("/api/submissions/{id}"));
+        assert_eq!(status, 200, "{key}: acknowledged filing {id} is not readable from replica B: {row}");
+        assert_eq!(
+            file_with_key(&b.base, &token, key, &body).as_deref(),
+            Some(id.as_str()),
+            "{key}: a retry got another id"
+        );
+    }
+    // Each key was stored once: no retry made a second row.
+    assert_eq!(count_rows(&db, "submissions"), acked.len() as i64, "one row per key");
+}
+
+#[test]
+fn serve_replicas_starting_at_once_apply_each_migration_once() {
+    let db = temp_db("migrate");
+    // Three replicas on an empty store, started together: each migrates or
+    // waits for the one that does, and all of them serve.
+    let replicas: Vec<Server> = std::thread::scope(|s| {
+        let started: Vec<_> = (0..3).map(|_| s.spawn(|| spawn_serve(&db, &[]))).collect();
+        started.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in &replicas {
+        let (status, ready) = call("GET", &r.base, "/readyz", None, None);
+        assert_eq!(status, 200, "{ready}");
+    }
+    assert_eq!(count_rows(&db, "schema_migrations"), 1, "migration 1 was applied once");
+    // A store whose schema is newer than this shenhe is refused with the reason.
+    drop(replicas);
+    let newer = if db.starts_with("postgres://") {
+        psql(&db, "INSERT INTO schema_migrations VALUES (999, 'from a newer shenhe', 'now')");
+        db.clone()
+    } else {
+        let out = Command::new("python3")
+            .args([
+                "-c",
+                "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute(\"INSERT INTO schema_migrations VALUES (999, 'from a newer shenhe', 'now')\"); c.commit()",
+                &db,
+            ])
+            .status()
+            .unwrap();
+        assert!(out.success());
+        db.clone()
+    };
+    let out = Command::new(BIN).args(["token", "list", "--db", &newer]).output().unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("version 999") && stderr.contains("newer"), "{stderr}");
 }

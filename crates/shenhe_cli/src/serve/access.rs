@@ -15,12 +15,14 @@ use axum::{
     http::{HeaderMap, StatusCode, header},
     response::Response,
 };
-use rusqlite::{Connection, OptionalExtension, params};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::error;
+use super::{
+    error,
+    store::{Db, vals},
+};
 
 /// What a credential may do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -71,29 +73,6 @@ impl Caller {
     }
 }
 
-/// The tables of access control (created with the store).
-pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS tokens (
-        id TEXT PRIMARY KEY,
-        secret_sha256 BLOB NOT NULL,
-        role TEXT NOT NULL,
-        division TEXT NOT NULL,
-        name TEXT NOT NULL,
-        created_at TEXT NOT NULL,
-        expires TEXT,
-        revoked_at TEXT
-    );
-    CREATE TABLE IF NOT EXISTS audit (
-        seq INTEGER PRIMARY KEY,
-        at TEXT NOT NULL,
-        who TEXT,
-        role TEXT,
-        division TEXT,
-        action TEXT NOT NULL,
-        target TEXT,
-        status INTEGER NOT NULL,
-        detail TEXT
-    );";
-
 fn random_hex(bytes: usize) -> Result<String> {
     let mut buf = vec![0_u8; bytes];
     getrandom::fill(&mut buf).map_err(|e| anyhow::anyhow!("no system randomness: {e}"))?;
@@ -108,7 +87,7 @@ fn sha256(text: &str) -> Vec<u8> {
 }
 
 /// `shenhe token add`: stores a new token and returns it (shown once).
-pub fn add(db: &Connection, role: Role, division: &str, name: &str, expires: Option<&str>, now: &str) -> Result<String> {
+pub fn add(db: &mut dyn Db, role: Role, division: &str, name: &str, expires: Option<&str>, now: &str) -> Result<String> {
     if shenhe::division::prefix(division).is_none() {
         bail!("--division {division:?} is not a division code: give CN, a province (14), a prefecture (141000), a county (141029) or a 9/12-digit code");
     }
@@ -119,8 +98,8 @@ pub fn add(db: &Connection, role: Role, division: &str, name: &str, expires: Opt
     let id = format!("tok_{}", random_hex(6)?);
     let secret = random_hex(24)?;
     db.execute(
-        "INSERT INTO tokens (id, secret_sha256, role, division, name, created_at, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![id, sha256(&secret), role.as_str(), division, name, now, expires],
+        "INSERT INTO tokens (id, secret_sha256, role, division, name, created_at, expires) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        vals![&id, sha256(&secret).as_slice(), role.as_str(), division, name, now, expires],
     )?;
     audit(
         db,
@@ -135,25 +114,30 @@ pub fn add(db: &Connection, role: Role, division: &str, name: &str, expires: Opt
 }
 
 /// `shenhe token list`: every token, without secrets.
-pub fn list(db: &Connection) -> Result<Vec<Value>> {
-    let mut stmt = db.prepare("SELECT id, role, division, name, created_at, expires, revoked_at FROM tokens ORDER BY created_at, id")?;
-    let rows = stmt.query_map([], |r| {
-        Ok(json!({
-            "id": r.get::<_, String>(0)?,
-            "role": r.get::<_, String>(1)?,
-            "division": r.get::<_, String>(2)?,
-            "name": r.get::<_, String>(3)?,
-            "created_at": r.get::<_, String>(4)?,
-            "expires": r.get::<_, Option<String>>(5)?,
-            "revoked_at": r.get::<_, Option<String>>(6)?,
-        }))
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+pub fn list(db: &mut dyn Db) -> Result<Vec<Value>> {
+    let rows = db.query(
+        "SELECT id, role, division, name, created_at, expires, revoked_at FROM tokens ORDER BY created_at, id",
+        &[],
+    )?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            json!({
+                "id": r.string(0),
+                "role": r.string(1),
+                "division": r.string(2),
+                "name": r.string(3),
+                "created_at": r.string(4),
+                "expires": r.text(5),
+                "revoked_at": r.text(6),
+            })
+        })
+        .collect())
 }
 
 /// `shenhe token revoke`: the token stops working at once.
-pub fn revoke(db: &Connection, id: &str, now: &str) -> Result<()> {
-    let n = db.execute("UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL", params![id, now])?;
+pub fn revoke(db: &mut dyn Db, id: &str, now: &str) -> Result<()> {
+    let n = db.execute("UPDATE tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL", vals![id, now])?;
     if n == 0 {
         bail!("no active token {id:?} (see `shenhe token list`)");
     }
@@ -163,17 +147,17 @@ pub fn revoke(db: &Connection, id: &str, now: &str) -> Result<()> {
 
 /// Appends one line to the audit log. A failure to write it is logged, not
 /// hidden: the answer has been decided already.
-pub fn audit(db: &Connection, now: &str, caller: Option<&Caller>, action: &str, target: Option<&str>, status: u16, detail: Option<&str>) {
+pub fn audit(db: &mut dyn Db, now: &str, caller: Option<&Caller>, action: &str, target: Option<&str>, status: u16, detail: Option<&str>) {
     let who = caller.map(|c| (c.who.as_str(), c.role.as_str(), c.division.as_str()));
     audit_row(db, now, who, action, target, status, detail);
 }
 
 /// [`audit`]'s row; `who` is the token id, its role and its division, or
 /// only the id the request named when it was refused before a caller was known.
-fn audit_row(db: &Connection, now: &str, who: Option<(&str, &str, &str)>, action: &str, target: Option<&str>, status: u16, detail: Option<&str>) {
+fn audit_row(db: &mut dyn Db, now: &str, who: Option<(&str, &str, &str)>, action: &str, target: Option<&str>, status: u16, detail: Option<&str>) {
     let result = db.execute(
-        "INSERT INTO audit (at, who, role, division, action, target, status, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
+        "INSERT INTO audit (at, who, role, division, action, target, status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        vals![
             now,
             who.map(|w| w.0),
             who.map(|w| w.1).filter(|r| !r.is_empty()),
@@ -190,7 +174,7 @@ fn audit_row(db: &Connection, now: &str, who: Option<(&str, &str, &str)>, action
 }
 
 /// Audits a lookup by id (`200` when found, `404` when not) and returns it.
-pub fn audited_lookup<T>(db: &Connection, caller: &Caller, action: &str, id: &str, row: Option<T>) -> Option<T> {
+pub fn audited_lookup<T>(db: &mut dyn Db, caller: &Caller, action: &str, id: &str, row: Option<T>) -> Option<T> {
     let status = if row.is_some() { 200 } else { 404 };
     audit(db, &super::now_shanghai(), Some(caller), action, Some(id), status, None);
     row
@@ -266,61 +250,63 @@ impl JwtConfig {
 /// The caller of a request from its `Authorization: Bearer` token (a
 /// shenhe token, or a JWT when `jwt` is configured), or the `401` (logged
 /// in the audit table) that says what is wrong.
-pub fn authenticate(db: &Connection, jwt: Option<&JwtConfig>, headers: &HeaderMap, now: &str, action: &str) -> Result<Caller, Response> {
-    let refuse = |why: &str, who: Option<&str>| {
-        audit_row(db, now, who.map(|id| (id, "", "")), action, None, 401, Some(why));
+pub fn authenticate(db: &mut dyn Db, jwt: Option<&JwtConfig>, headers: &HeaderMap, now: &str, action: &str) -> Result<Caller, Response> {
+    let who = identify(db, jwt, headers, now);
+    who.map_err(|(why, id)| {
+        audit_row(db, now, id.as_deref().map(|id| (id, "", "")), action, None, 401, Some(&why));
         unauthorized(&format!("{why} 需要有效的访问令牌（Authorization: Bearer …）"))
-    };
+    })
+    .and_then(|r| r)
+}
+
+/// [`authenticate`] without the audit: the caller, or why not (and the
+/// token id the request named, if any). A store failure is its own `503`.
+#[allow(clippy::type_complexity, reason = "an inner Result: the store's failure is not a refusal")]
+fn identify(db: &mut dyn Db, jwt: Option<&JwtConfig>, headers: &HeaderMap, now: &str) -> Result<Result<Caller, Response>, (String, Option<String>)> {
+    let no = |why: &str, id: Option<String>| Err((why.to_owned(), id));
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return Err(refuse("no credential.", None));
+        return no("no credential.", None);
     };
     let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim) else {
-        return Err(refuse("the Authorization header is not a Bearer token.", None));
+        return no("the Authorization header is not a Bearer token.", None);
     };
     let Some((id, secret)) = token.strip_prefix("shk_").and_then(|t| t.split_once('_')) else {
         return match jwt {
-            Some(config) if token.split('.').count() == 3 => config.verify(token).map_err(|why| refuse(&why, None)),
-            _ => Err(refuse("the token is not a shenhe token (shk_…).", None)),
+            // The JWT's own reason is the audit's detail and the 401's message.
+            Some(config) if token.split('.').count() == 3 => config.verify(token).map(Ok).map_err(|why| (why, None)),
+            _ => no("the token is not a shenhe token (shk_…).", None),
         };
     };
     let id = format!("tok_{id}");
-    let row = db
-        .query_row(
-            "SELECT secret_sha256, role, division, expires, revoked_at FROM tokens WHERE id = ?1",
-            [&id],
-            |r| {
-                Ok((
-                    r.get::<_, Vec<u8>>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, Option<String>>(4)?,
-                ))
-            },
-        )
-        .optional()
-        .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e.to_string()))?;
+    let row = match db.query_opt(
+        "SELECT secret_sha256, role, division, expires, revoked_at FROM tokens WHERE id = $1",
+        vals![&id],
+    ) {
+        Ok(row) => row,
+        Err(e) => return Ok(Err(error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e.to_string()))),
+    };
     // The presented secret is hashed whether or not the id exists; a hash
     // that is stored is compared in constant time.
     let presented = sha256(secret);
-    let Some((stored, role, division, expires, revoked)) = row else {
-        return Err(refuse("unknown token.", None));
+    let Some(row) = row else {
+        return no("unknown token.", None);
     };
+    let (stored, role, division, expires, revoked) = (row.bytes(0), row.string(1), row.string(2), row.text(3), row.text(4));
     if !bool::from(presented.ct_eq(&stored)) {
-        return Err(refuse("unknown token.", Some(&id)));
+        return no("unknown token.", Some(id));
     }
     if revoked.is_some() {
-        return Err(refuse("the token was revoked.", Some(&id)));
+        return no("the token was revoked.", Some(id));
     }
     // `expires` is a date (the token works through that day, Asia/Shanghai);
     // `now` is RFC 3339 in Asia/Shanghai, so the date prefixes compare.
     if expires.as_deref().is_some_and(|day| now.get(..10).is_some_and(|today| today > day)) {
-        return Err(refuse("the token has expired.", Some(&id)));
+        return no("the token has expired.", Some(id));
     }
     let Some(role) = Role::parse(&role) else {
-        return Err(refuse("the token has an unknown role.", Some(&id)));
+        return no("the token has an unknown role.", Some(id));
     };
-    Ok(Caller { who: id, role, division })
+    Ok(Ok(Caller { who: id, role, division }))
 }
 
 /// `403` for filing outside one's division: nothing was stored.

@@ -12,14 +12,15 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 use shenhe::batch::Batch;
 
 use super::{
     App,
     access::{self, Caller, READERS, Role},
-    authorize, blocking, blocking_for, error, found, idempotent, json_response, now_shanghai, ops,
+    authorize, blocking_for, error, found, idempotent, json_response, now_shanghai, ops,
+    store::vals,
+    store_failed, stored,
 };
 use crate::{
     batchrun::{Consumer, Judged, Runner},
@@ -159,13 +160,12 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
     };
     let received_at = now_shanghai();
     let limit = app.batch_timeout;
-    let result = blocking_for(&app, limit, move |a| -> Result<Result<(StatusCode, Value), Response>, String> {
+    let result = blocking_for(&app, limit, move |a| -> anyhow::Result<Result<(StatusCode, Value), Response>> {
         // A repeat of a stored upload is answered before the file is judged again.
-        if let Some(k) = &key {
-            let db = a.db.lock().map_err(|e| e.to_string())?;
-            if let Some(first) = idempotent::prior(&db, &caller.who, "batches", k).map_err(|e| e.to_string())? {
-                return Ok(Err(first));
-            }
+        if let Some(k) = &key
+            && let Some(first) = a.store.transaction(|db| idempotent::prior(db, &caller.who, "batches", k))?
+        {
+            return Ok(Err(first));
         }
         let collector = Collector {
             rows: Vec::new(),
@@ -199,14 +199,14 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
         };
         let summary = refused.is_none().then(|| html::summary(&report, &[std::path::PathBuf::from(&name)], &html::Names { rules: &a.rules, registry: &Default::default() }));
         let report_json = refused.is_none().then(|| report.to_json());
-        let mut db = a.db.lock().map_err(|e| e.to_string())?;
-        let tx = db.transaction().map_err(|e| e.to_string())?;
-        // Checked again in the transaction that stores: a repeat sent while
-        // the first was being judged gets the first answer too.
-        if let Some(k) = &key
-            && let Some(first) = idempotent::prior(&tx, &caller.who, "batches", k).map_err(|e| e.to_string())?
-        {
-            return Ok(Err(first));
+        a.store.transaction(|tx| {
+        // Checked again in the transaction that stores, holding the key: a
+        // repeat sent while the first was being judged gets the first answer too.
+        if let Some(k) = &key {
+            idempotent::lock(tx, &caller.who, k)?;
+            if let Some(first) = idempotent::prior(tx, &caller.who, "batches", k)? {
+                return Ok(Err(first));
+            }
         }
         metrics::histogram!("shenhe_batch_submissions").record(rows.len() as f64);
         for r in &rows {
@@ -214,57 +214,54 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
         }
         let public_batch_id = access::new_id();
         let uploader_prefix = shenhe::division::prefix(&caller.division).unwrap_or_default();
-        tx.execute(
-            "INSERT INTO batches (received_at, name, content_type, received, status, error, report, summary_html, public_id, uploader, division_prefix)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                received_at,
-                name,
-                content_type,
-                &body[..],
-                status,
-                refused,
-                report_json,
-                summary,
-                public_batch_id,
-                caller.who,
-                uploader_prefix
-            ],
-        )
-        .map_err(|e| e.to_string())?;
-        let batch_id = tx.last_insert_rowid();
+        let batch_id = tx
+            .query_opt(
+                "INSERT INTO batches (received_at, name, content_type, received, status, error, report, summary_html, public_id, uploader, division_prefix)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+                vals![
+                    &received_at,
+                    &name,
+                    &content_type,
+                    &body[..],
+                    status,
+                    &refused,
+                    &report_json,
+                    &summary,
+                    &public_batch_id,
+                    &caller.who,
+                    uploader_prefix
+                ],
+            )?
+            .map(|r| r.int(0))
+            .ok_or_else(|| anyhow::anyhow!("the batch row has no id"))?;
         let mut ids = Vec::new();
         if refused.is_none() {
-            let mut insert = tx
-                .prepare(
-                    "INSERT INTO submissions (received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report, batch_id, source, public_id, division, division_prefix)
-                     VALUES (?1, ?2, ?3, ?4, NULL, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )
-                .map_err(|e| e.to_string())?;
             for r in &rows {
                 let id = access::new_id();
-                insert
-                    .execute(params![
-                        received_at,
-                        r.status,
-                        r.pack_id,
-                        r.pack_hash,
-                        r.received,
-                        r.submission,
-                        r.report,
+                tx.execute(
+                    "INSERT INTO submissions (received_at, status, pack_id, pack_hash, client_bundle_hash, received, submission, report, batch_id, source, public_id, division, division_prefix)
+                     VALUES ($1, $2, $3, $4, NULL, $5, $6, $7, $8, $9, $10, $11, $12)",
+                    vals![
+                        &received_at,
+                        &r.status,
+                        &r.pack_id,
+                        &r.pack_hash,
+                        &r.received,
+                        &r.submission,
+                        &r.report,
                         batch_id,
-                        r.source,
-                        id,
-                        r.division,
+                        &r.source,
+                        &id,
+                        &r.division,
                         r.division.as_deref().and_then(shenhe::division::prefix).unwrap_or(uploader_prefix)
-                    ])
-                    .map_err(|e| e.to_string())?;
+                    ],
+                )?;
                 ids.push(id);
             }
         }
         let http = if refused.is_some() { 422 } else { 201 };
         let detail = format!("{} stored, {} outside the division", ids.len(), outside.len());
-        access::audit(&tx, &received_at, Some(&caller), "batch.file", Some(&public_batch_id), http, Some(&detail));
+        access::audit(tx, &received_at, Some(&caller), "batch.file", Some(&public_batch_id), http, Some(&detail));
         let answer = match refused {
             Some(message) => (
                 StatusCode::UNPROCESSABLE_ENTITY,
@@ -281,21 +278,21 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
                     "ids": ids,
                     "outside_division": outside,
                     "notes": notes,
-                    "report": serde_json::from_str::<Value>(&report_json.unwrap_or_default()).unwrap_or(Value::Null),
+                    "report": report_json.as_deref().and_then(|t| serde_json::from_str::<Value>(t).ok()).unwrap_or(Value::Null),
                 }),
             ),
         };
         if let Some(k) = &key {
-            idempotent::record(&tx, &caller.who, "batches", k, answer.0, &answer.1.to_string(), &received_at).map_err(|e| e.to_string())?;
+            idempotent::record(tx, &caller.who, "batches", k, answer.0, &answer.1.to_string(), &received_at)?;
         }
-        tx.commit().map_err(|e| e.to_string())?;
         Ok(Ok(answer))
+        })
     })
     .await;
     match result {
         Ok(Ok(Ok((status, body)))) => json_response(status, body.to_string()),
         Ok(Ok(Err(first))) => first,
-        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e),
+        Ok(Err(e)) => store_failed(&e),
         Err(r) => r,
     }
 }
@@ -314,32 +311,29 @@ pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Que
         Ok(c) => c,
         Err(r) => return r,
     };
-    let rows = blocking(&app, move |a| -> Result<Value, String> {
-        let db = a.db.lock().map_err(|e| e.to_string())?;
-        let mut stmt = db
-            .prepare(
-                "SELECT public_id, received_at, name, status, length(received),
-                        (SELECT count(*) FROM submissions s WHERE s.batch_id = b.id)
-                 FROM batches b WHERE (?1 IS NULL OR name = ?1) AND (?2 = '' OR division_prefix LIKE ?2 || '%')
-                 ORDER BY id DESC LIMIT 100",
-            )
-            .map_err(|e| e.to_string())?;
-        let rows = stmt
-            .query_map(params![q.name, scope(&caller)], |r| {
-                Ok(json!({
-                    "batch_id": r.get::<_, Option<String>>(0)?,
-                    "received_at": r.get::<_, String>(1)?,
-                    "name": r.get::<_, String>(2)?,
-                    "status": r.get::<_, String>(3)?,
-                    "received_bytes": r.get::<_, i64>(4)?,
-                    "stored_submissions": r.get::<_, i64>(5)?,
-                }))
+    let rows = stored(&app, move |_, db| {
+        let rows = db.query(
+            "SELECT public_id, received_at, name, status, length(received),
+                    (SELECT count(*) FROM submissions s WHERE s.batch_id = b.id)
+             FROM batches b WHERE (CAST($1 AS TEXT) IS NULL OR name = $1) AND ($2 = '' OR division_prefix LIKE $2 || '%')
+             ORDER BY id DESC LIMIT 100",
+            vals![&q.name, scope(&caller)],
+        )?;
+        let rows: Vec<Value> = rows
+            .iter()
+            .map(|r| {
+                json!({
+                    "batch_id": r.text(0),
+                    "received_at": r.string(1),
+                    "name": r.string(2),
+                    "status": r.string(3),
+                    "received_bytes": r.int(4),
+                    "stored_submissions": r.int(5),
+                })
             })
-            .map_err(|e| e.to_string())?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| e.to_string())?;
+            .collect();
         access::audit(
-            &db,
+            db,
             &now_shanghai(),
             Some(&caller),
             "batch.list",
@@ -347,10 +341,10 @@ pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Que
             200,
             Some(&format!("{} batches", rows.len())),
         );
-        Ok(Value::Array(rows))
+        Ok(Some(Value::Array(rows)))
     })
     .await;
-    found(rows.map(|r| r.map(Some)), "no batches")
+    found(rows, "no batches")
 }
 
 /// The division prefix a caller sees (`""`: everything).
@@ -365,32 +359,27 @@ pub async fn fetch(State(app): State<Arc<App>>, headers: HeaderMap, UrlPath(id):
         Err(r) => return r,
     };
     let shown = id.clone();
-    let row = blocking(&app, move |a| -> Result<Option<Value>, String> {
-        let db = a.db.lock().map_err(|e| e.to_string())?;
-        let row = db
-            .query_row(
-                "SELECT received_at, name, content_type, length(received), status, error, report,
+    let row = stored(&app, move |_, db| {
+        let row = db.query_opt(
+            "SELECT received_at, name, content_type, length(received), status, error, report,
                     (SELECT count(*) FROM submissions s WHERE s.batch_id = b.id)
-             FROM batches b WHERE public_id = ?1 AND (?2 = '' OR division_prefix LIKE ?2 || '%')",
-                params![id, scope(&caller)],
-                |r| {
-                    let report: Option<String> = r.get(6)?;
-                    Ok(json!({
-                        "batch_id": id,
-                        "received_at": r.get::<_, String>(0)?,
-                        "name": r.get::<_, String>(1)?,
-                        "content_type": r.get::<_, String>(2)?,
-                        "received_bytes": r.get::<_, i64>(3)?,
-                        "status": r.get::<_, String>(4)?,
-                        "error": r.get::<_, Option<String>>(5)?,
-                        "stored_submissions": r.get::<_, i64>(7)?,
-                        "report": report.and_then(|t| serde_json::from_str::<Value>(&t).ok()),
-                    }))
-                },
-            )
-            .optional()
-            .map_err(|e| e.to_string())?;
-        Ok(access::audited_lookup(&db, &caller, "batch.read", &id, row))
+             FROM batches b WHERE public_id = $1 AND ($2 = '' OR division_prefix LIKE $2 || '%')",
+            vals![&id, scope(&caller)],
+        )?;
+        let row = row.map(|r| {
+            json!({
+                "batch_id": id,
+                "received_at": r.string(0),
+                "name": r.string(1),
+                "content_type": r.string(2),
+                "received_bytes": r.int(3),
+                "status": r.string(4),
+                "error": r.text(5),
+                "stored_submissions": r.int(7),
+                "report": r.text(6).and_then(|t| serde_json::from_str::<Value>(&t).ok()),
+            })
+        });
+        Ok(access::audited_lookup(db, &caller, "batch.read", &id, row))
     })
     .await;
     found(row, &format!("no batch {shown}"))
@@ -403,17 +392,14 @@ pub async fn summary(State(app): State<Arc<App>>, headers: HeaderMap, UrlPath(id
         Err(r) => return r,
     };
     let shown = id.clone();
-    let row = blocking(&app, move |a| -> Result<Option<Option<String>>, String> {
-        let db = a.db.lock().map_err(|e| e.to_string())?;
+    let row = stored(&app, move |_, db| {
         let row = db
-            .query_row(
-                "SELECT summary_html FROM batches WHERE public_id = ?1 AND (?2 = '' OR division_prefix LIKE ?2 || '%')",
-                params![id, scope(&caller)],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(|e| e.to_string())?;
-        Ok(access::audited_lookup(&db, &caller, "batch.summary", &id, row))
+            .query_opt(
+                "SELECT summary_html FROM batches WHERE public_id = $1 AND ($2 = '' OR division_prefix LIKE $2 || '%')",
+                vals![&id, scope(&caller)],
+            )?
+            .map(|r| r.text(0));
+        Ok(access::audited_lookup(db, &caller, "batch.summary", &id, row))
     })
     .await;
     let id = shown;
@@ -421,7 +407,7 @@ pub async fn summary(State(app): State<Arc<App>>, headers: HeaderMap, UrlPath(id
         Ok(Ok(Some(Some(page)))) => ([(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"))], page).into_response(),
         Ok(Ok(Some(None))) => error(StatusCode::NOT_FOUND, "not_found", format!("batch {id} was refused; it has no summary")),
         Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "not_found", format!("no batch {id}")),
-        Ok(Err(e)) => error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e),
+        Ok(Err(e)) => store_failed(&e),
         Err(r) => r,
     }
 }

@@ -11,21 +11,12 @@ use axum::{
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
-use super::error;
-
-pub const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS idempotency (
-        who TEXT NOT NULL,
-        key TEXT NOT NULL,
-        route TEXT NOT NULL,
-        body_sha256 BLOB NOT NULL,
-        status INTEGER NOT NULL,
-        answer TEXT NOT NULL,
-        at TEXT NOT NULL,
-        PRIMARY KEY (who, key)
-    );";
+use super::{
+    error,
+    store::{Db, vals},
+};
 
 /// A request's key: its `Idempotency-Key` header, if any (1–200 visible ASCII characters).
 pub struct Key {
@@ -52,19 +43,23 @@ pub fn key(headers: &HeaderMap, body: &[u8]) -> Result<Option<Key>, Response> {
     }))
 }
 
+/// Holds this caller's key until the transaction ends: a repeat that arrives
+/// at another replica while the first is being stored waits, then finds it.
+pub fn lock(db: &mut dyn Db, who: &str, k: &Key) -> anyhow::Result<()> {
+    db.lock(&format!("idempotency {who} {}", k.key))
+}
+
 /// The answer given the first time this key was used, or `409` when it came
 /// with another body or on another route; `None` when the key is new.
-pub fn prior(db: &Connection, who: &str, route: &str, k: &Key) -> rusqlite::Result<Option<Response>> {
-    let row = db
-        .query_row(
-            "SELECT route, body_sha256, status, answer FROM idempotency WHERE who = ?1 AND key = ?2",
-            params![who, k.key],
-            |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, u16>(2)?, r.get::<_, String>(3)?)),
-        )
-        .optional()?;
-    Ok(row.map(|(first_route, body, status, answer)| {
+pub fn prior(db: &mut dyn Db, who: &str, route: &str, k: &Key) -> anyhow::Result<Option<Response>> {
+    let row = db.query_opt(
+        "SELECT route, body_sha256, status, answer FROM idempotency WHERE who = $1 AND key = $2",
+        vals![who, &k.key],
+    )?;
+    Ok(row.map(|r| {
+        let (first_route, body, status, answer) = (r.string(0), r.bytes(1), r.int(2), r.string(3));
         if first_route == route && body == k.body_sha256 {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            let status = u16::try_from(status).ok().and_then(|s| StatusCode::from_u16(s).ok()).unwrap_or(StatusCode::OK);
             let mut r = (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], answer).into_response();
             r.headers_mut().insert("idempotent-replay", HeaderValue::from_static("true"));
             r
@@ -82,10 +77,10 @@ pub fn prior(db: &Connection, who: &str, route: &str, k: &Key) -> rusqlite::Resu
 }
 
 /// Records the answer under the key, in the caller's transaction.
-pub fn record(db: &Connection, who: &str, route: &str, k: &Key, status: StatusCode, answer: &str, now: &str) -> rusqlite::Result<()> {
+pub fn record(db: &mut dyn Db, who: &str, route: &str, k: &Key, status: StatusCode, answer: &str, now: &str) -> anyhow::Result<()> {
     db.execute(
-        "INSERT INTO idempotency (who, key, route, body_sha256, status, answer, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![who, k.key, route, k.body_sha256, status.as_u16(), answer, now],
+        "INSERT INTO idempotency (who, key, route, body_sha256, status, answer, at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        vals![who, &k.key, route, &k.body_sha256, status.as_u16(), answer, now],
     )?;
     Ok(())
 }

@@ -15,7 +15,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use metrics_exporter_prometheus::PrometheusHandle;
-use rusqlite::Connection;
 use serde_json::json;
 
 use super::{App, blocking, json_response};
@@ -56,6 +55,12 @@ pub fn init_metrics() -> anyhow::Result<PrometheusHandle> {
     metrics::describe_counter!("shenhe_evaluations_total", "Submissions judged, by pack and status");
     metrics::describe_histogram!("shenhe_batch_submissions", "Submissions per batch upload");
     metrics::describe_histogram!("shenhe_db_wait_seconds", "Time a request waited for the database connection");
+    metrics::describe_gauge!(
+        "shenhe_db_pool_connections",
+        "PostgreSQL connections of this replica's pool, by state (idle, in_use)"
+    );
+    metrics::describe_gauge!("shenhe_db_pool_max_connections", "The most connections this replica's pool opens");
+    metrics::describe_gauge!("shenhe_db_pool_waiting", "Requests waiting for a pool connection");
     Ok(handle)
 }
 
@@ -82,21 +87,6 @@ pub fn evaluated(pack: Option<&str>, status: &str) {
     metrics::counter!("shenhe_evaluations_total", "pack" => pack.unwrap_or("none").to_owned(), "status" => status.to_owned()).increment(1);
 }
 
-/// The store's durability settings, read from the live connection:
-/// `(journal_mode, synchronous)`, e.g. `("wal", "full")`.
-pub fn durability(db: &Connection) -> rusqlite::Result<(String, String)> {
-    let journal: String = db.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
-    let sync: i64 = db.query_row("PRAGMA synchronous", [], |r| r.get(0))?;
-    let sync = match sync {
-        0 => "off",
-        1 => "normal",
-        2 => "full",
-        3 => "extra",
-        _ => "unknown",
-    };
-    Ok((journal.to_ascii_lowercase(), sync.to_owned()))
-}
-
 /// `GET /healthz`: the process is up.
 pub async fn healthz() -> Response {
     json_response(StatusCode::OK, json!({ "status": "up" }).to_string())
@@ -106,27 +96,41 @@ pub async fn healthz() -> Response {
 /// durability settings in force; `503` when the database does not answer.
 pub async fn readyz(State(app): State<Arc<App>>) -> Response {
     let packs = app.rules.packs().len();
-    let answer = blocking(&app, |a| -> Result<(String, String), String> {
-        let db = a.db.lock().map_err(|e| e.to_string())?;
-        db.query_row("SELECT 1", [], |_| Ok(())).map_err(|e| e.to_string())?;
-        durability(&db).map_err(|e| e.to_string())
-    })
-    .await;
+    let answer = blocking(&app, |a| a.store.durability()).await;
     match answer {
-        Ok(Ok((journal_mode, synchronous))) if packs > 0 => json_response(
+        Ok(Ok(database)) if packs > 0 => json_response(
             StatusCode::OK,
-            json!({ "status": "ready", "packs": packs, "database": { "journal_mode": journal_mode, "synchronous": synchronous } }).to_string(),
+            json!({
+                "status": "ready",
+                "packs": packs,
+                "pack_hashes": a_pack_hashes(&app),
+                "database": database,
+            })
+            .to_string(),
         ),
         Ok(Ok(_)) => json_response(StatusCode::SERVICE_UNAVAILABLE, json!({ "status": "no packs loaded" }).to_string()),
         Ok(Err(e)) => json_response(
             StatusCode::SERVICE_UNAVAILABLE,
-            json!({ "status": "database unavailable", "error": e }).to_string(),
+            json!({ "status": "database unavailable", "error": format!("{e:#}") }).to_string(),
         ),
         Err(r) => r,
     }
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(State(handle): State<PrometheusHandle>) -> Response {
+/// Each pack this replica judges with, and its hash: during a rolling
+/// upgrade, which replica runs which rules.
+fn a_pack_hashes(app: &App) -> serde_json::Map<String, serde_json::Value> {
+    app.rules.packs().iter().map(|p| (p.manifest().id.clone(), p.hash().into())).collect()
+}
+
+/// `GET /metrics`: Prometheus text format, with the pool's state as of now.
+pub async fn metrics(State(app): State<Arc<App>>) -> Response {
+    if let Some((size, available, waiting, max)) = app.store.pool_status() {
+        metrics::gauge!("shenhe_db_pool_connections", "state" => "idle").set(available as f64);
+        metrics::gauge!("shenhe_db_pool_connections", "state" => "in_use").set(size.saturating_sub(available) as f64);
+        metrics::gauge!("shenhe_db_pool_max_connections").set(max as f64);
+        metrics::gauge!("shenhe_db_pool_waiting").set(waiting as f64);
+    }
+    let handle: &PrometheusHandle = &app.metrics;
     ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response()
 }
