@@ -256,22 +256,31 @@ fn read_json(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result
 
 /// Runs `f` on the blocking pool, within the per-request time limit.
 async fn blocking<T: Send + 'static>(app: &Arc<App>, f: impl FnOnce(&App) -> T + Send + 'static) -> Result<T, Response> {
-    blocking_for(app, app.timeout, f).await
+    blocking_for(app, app.timeout, move |a, _| f(a)).await
 }
 
-/// [`blocking`] with its own time limit (batches get a longer one).
-async fn blocking_for<T: Send + 'static>(app: &Arc<App>, limit: Duration, f: impl FnOnce(&App) -> T + Send + 'static) -> Result<T, Response> {
+/// Runs `f` on the blocking pool within `limit` (batches get a longer one).
+/// `f` gets the request's [`store::Deadline`] for the transaction that
+/// stores: past the limit the answer is `503` and that transaction rolls
+/// back, so a retry stores the filing once; if its commit had already begun,
+/// the answer waits for it and is what was stored.
+async fn blocking_for<T: Send + 'static>(app: &Arc<App>, limit: Duration, f: impl FnOnce(&App, &store::Deadline) -> T + Send + 'static) -> Result<T, Response> {
     let worker = Arc::clone(app);
-    let task = tokio::task::spawn_blocking(move || f(&worker));
-    match tokio::time::timeout(limit, task).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string())),
-        Err(_) => Err(error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "timeout",
-            format!("the request took longer than {} ms; try again", limit.as_millis()),
-        )),
-    }
+    let deadline = store::Deadline::default();
+    let task_deadline = deadline.clone();
+    let mut task = tokio::task::spawn_blocking(move || f(&worker, &task_deadline));
+    let joined = match tokio::time::timeout(limit, &mut task).await {
+        Ok(joined) => joined,
+        Err(_) if deadline.abandon() => {
+            return Err(error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "timeout",
+                format!("the request took longer than {} ms and nothing was stored; try again", limit.as_millis()),
+            ));
+        }
+        Err(_) => task.await,
+    };
+    joined.map_err(|e| error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))
 }
 
 /// `POST /api/validate`: the report, byte for byte what `shenhe check` prints.
@@ -388,12 +397,12 @@ fn store_failed(e: &anyhow::Error) -> Response {
 }
 
 /// Runs `f` in one transaction of the store, on the blocking pool, within
-/// the per-request time limit.
+/// the per-request time limit (past it, the transaction rolls back).
 async fn stored<T: Send + 'static>(
     app: &Arc<App>,
     f: impl FnOnce(&App, &mut dyn Db) -> anyhow::Result<T> + Send + 'static,
 ) -> Result<anyhow::Result<T>, Response> {
-    blocking(app, move |a| a.store.transaction(|db| f(a, db))).await
+    blocking_for(app, app.timeout, move |a, deadline| a.store.transaction_within(deadline, |db| f(a, db))).await
 }
 
 /// `GET /api/submissions/{id}`: what was received, what was judged, and the report.

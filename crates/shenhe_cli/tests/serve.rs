@@ -71,6 +71,28 @@ fn serve_with(db: &str, extra: &[&str]) -> Server {
     server
 }
 
+/// Starts `shenhe serve` on `db` with its log on a pipe (`child.stdout`):
+/// the process and its base URL.
+fn spawn_logged(db: &str, extra: &[&str]) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .current_dir(root())
+        .args(["serve", "--rules", "rules", "--www", "www", "--addr", "127.0.0.1:0", "--db", db])
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    BufReader::new(child.stderr.take().unwrap()).read_line(&mut banner).unwrap();
+    let base = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    (child, base)
+}
+
 /// Starts `shenhe serve` on `db` as it is (no token added first).
 fn spawn_serve(db: &str, extra: &[&str]) -> Server {
     let mut child = Command::new(BIN)
@@ -934,33 +956,7 @@ fn serve_idempotency_keys_return_the_first_answer_and_store_nothing_new() {
 fn serve_logs_requests_without_personal_data_and_stops_gracefully_on_sigterm() {
     let db = temp_db("logs");
     let token = add_token(&db, "submitter", "CN", &[]);
-    let mut child = Command::new(BIN)
-        .current_dir(root())
-        .args([
-            "serve",
-            "--rules",
-            "rules",
-            "--www",
-            "www",
-            "--addr",
-            "127.0.0.1:0",
-            "--log-format",
-            "json",
-            "--db",
-        ])
-        .arg(&db)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut banner = String::new();
-    BufReader::new(child.stderr.take().unwrap()).read_line(&mut banner).unwrap();
-    let base = banner
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .trim_end_matches('/')
-        .to_owned();
+    let (mut child, base) = spawn_logged(&db, &["--log-format", "json"]);
     // A batch large enough to be in flight when SIGTERM arrives.
     let line = plan().replace('\n', "");
     let big: String = std::iter::repeat_n(format!("{line}\n"), 3000).collect();
@@ -1114,4 +1110,39 @@ fn serve_replicas_starting_at_once_apply_each_migration_once() {
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("version 999") && stderr.contains("newer"), "{stderr}");
+}
+
+#[test]
+fn serve_a_filing_answered_503_after_its_time_limit_stored_nothing() {
+    let db = temp_db("abandoned");
+    let token = add_token(&db, "submitter", "CN", &[]);
+    // Uploads get 300 ms; the 3,000-line batch takes longer than that to judge.
+    let (mut child, base) = spawn_logged(&db, &["--batch-timeout-ms", "300"]);
+    let (lines, logged) = std::sync::mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines.send(line);
+        }
+    });
+    let line = plan().replace('\n', "");
+    let big: String = std::iter::repeat_n(format!("{line}\n"), 3000).collect();
+    let mut r = agent()
+        .post(&format!("{base}/api/batches?name=slow.ndjson"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/x-ndjson")
+        .header("idempotency-key", "slow-upload-1")
+        .send(&big)
+        .unwrap();
+    let (status, body) = (r.status().as_u16(), r.body_mut().read_to_string().unwrap());
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("nothing was stored"), "{body}");
+    // The judging goes on after the answer; its transaction then rolls back.
+    let rolled_back = std::iter::from_fn(|| logged.recv_timeout(Duration::from_secs(300)).ok()).any(|l| l.contains("rolled back: nothing of it was stored"));
+    assert!(rolled_back, "the server logs the rollback");
+    assert_eq!(count_rows(&db, "batches"), 0, "no batch row after a 503");
+    assert_eq!(count_rows(&db, "submissions"), 0, "no submission rows after a 503");
+    assert_eq!(count_rows(&db, "idempotency"), 0, "the key is free: a retry stores the upload once");
+    let _ = child.kill();
+    let _ = child.wait();
 }

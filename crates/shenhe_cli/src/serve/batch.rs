@@ -160,7 +160,7 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
     };
     let received_at = now_shanghai();
     let limit = app.batch_timeout;
-    let result = blocking_for(&app, limit, move |a| -> anyhow::Result<Result<(StatusCode, Value), Response>> {
+    let result = blocking_for(&app, limit, move |a, deadline| -> anyhow::Result<Result<(StatusCode, Value), Response>> {
         // A repeat of a stored upload is answered before the file is judged again.
         if let Some(k) = &key
             && let Some(first) = a.store.transaction(|db| idempotent::prior(db, &caller.who, "batches", k))?
@@ -199,7 +199,7 @@ pub async fn upload(State(app): State<Arc<App>>, Query(q): Query<UploadQuery>, h
         };
         let summary = refused.is_none().then(|| html::summary(&report, &[std::path::PathBuf::from(&name)], &html::Names { rules: &a.rules, registry: &Default::default() }));
         let report_json = refused.is_none().then(|| report.to_json());
-        a.store.transaction(|tx| {
+        a.store.transaction_within(deadline, |tx| {
         // Checked again in the transaction that stores, holding the key: a
         // repeat sent while the first was being judged gets the first answer too.
         if let Some(k) = &key {

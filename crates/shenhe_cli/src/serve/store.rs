@@ -13,7 +13,10 @@
 
 use std::{
     path::Path,
-    sync::Mutex,
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicU8, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -163,6 +166,47 @@ pub trait Db {
     }
 }
 
+/// Whether a request still wants its transaction committed. The handler
+/// that gives up on a slow request ([`Deadline::abandon`]) and the
+/// transaction about to commit race once, and one of them wins: a request
+/// answered `503` stored nothing, and one whose commit had begun is answered
+/// with what it stored.
+#[derive(Clone, Default)]
+pub struct Deadline(Arc<AtomicU8>);
+
+const RUNNING: u8 = 0;
+const COMMITTING: u8 = 1;
+const ABANDONED: u8 = 2;
+
+impl Deadline {
+    /// The time limit passed: `true` when nothing will be committed, `false`
+    /// when the commit has begun (and the answer should wait for it).
+    pub fn abandon(&self) -> bool {
+        self.0.compare_exchange(RUNNING, ABANDONED, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+    }
+
+    fn abandoned(&self) -> bool {
+        self.0.load(Ordering::SeqCst) == ABANDONED
+    }
+
+    /// The transaction may commit: `false` when the request was abandoned.
+    fn commit(&self) -> bool {
+        self.0.compare_exchange(RUNNING, COMMITTING, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+    }
+}
+
+/// What a transaction of an abandoned request fails with (after its rollback).
+#[derive(Debug)]
+pub struct Abandoned;
+
+impl std::fmt::Display for Abandoned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("the request outlived its time limit and was answered 503; its transaction was rolled back")
+    }
+}
+
+impl std::error::Error for Abandoned {}
+
 /// The store: where [`Store::open`] found it, and how to reach it.
 pub struct Store {
     backend: Backend,
@@ -263,6 +307,24 @@ impl Store {
     /// back when it fails. Writers are serialised per database (SQLite) or
     /// by row and [`Db::lock`] (PostgreSQL).
     pub fn transaction<T>(&self, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
+        self.run(None, f)
+    }
+
+    /// [`Store::transaction`] for a request with a time limit: it commits
+    /// only if the request was not abandoned ([`Deadline`]); otherwise it
+    /// rolls back and fails with [`Abandoned`].
+    pub fn transaction_within<T>(&self, deadline: &Deadline, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
+        self.run(Some(deadline), f)
+    }
+
+    fn run<T>(&self, deadline: Option<&Deadline>, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
+        let abandoned = || {
+            tracing::warn!(target: "shenhe::store", "a request that outlived its time limit was rolled back: nothing of it was stored");
+            Err(anyhow::Error::new(Abandoned))
+        };
+        if deadline.is_some_and(Deadline::abandoned) {
+            return abandoned();
+        }
         let waited = Instant::now();
         match &self.backend {
             Backend::Sqlite(conn) => {
@@ -271,6 +333,9 @@ impl Store {
                 let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
                 let mut db = SqliteTx(tx);
                 let out = f(&mut db)?;
+                if deadline.is_some_and(|d| !d.commit()) {
+                    return abandoned(); // dropping the transaction rolls it back
+                }
                 db.0.commit()?;
                 Ok(out)
             }
@@ -282,6 +347,10 @@ impl Store {
                 let tx = handle.block_on(client.transaction()).map_err(pg)?;
                 let mut db = PgTx { tx, handle };
                 let out = f(&mut db)?;
+                if deadline.is_some_and(|d| !d.commit()) {
+                    handle.block_on(db.tx.rollback()).map_err(pg)?;
+                    return abandoned();
+                }
                 handle.block_on(db.tx.commit()).map_err(pg)?;
                 Ok(out)
             }
