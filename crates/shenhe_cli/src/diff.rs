@@ -34,7 +34,8 @@ pub struct Options<'a> {
     pub new: &'a Path,
     pub files: &'a [PathBuf],
     /// A server database: its stored submissions, as they were judged.
-    pub db: Option<&'a Path>,
+    /// A store of `shenhe serve`: a SQLite file or a postgres:// URL.
+    pub db: Option<&'a str>,
     pub pack: Option<&'a str>,
     pub format: Format,
     /// Examples shown per status change and per rule.
@@ -94,23 +95,17 @@ impl Consumer for Collector {
 }
 
 /// The submissions a server stored, as it judged them (with its receipt time).
-fn stored(db: &Path) -> Result<Vec<Item>> {
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-        .with_context(|| format!("{}: cannot open the database", db.display()))?;
-    let mut q = conn
-        .prepare("SELECT id, submission FROM submissions ORDER BY id")
-        .with_context(|| format!("{}: not a shenhe serve database", db.display()))?;
-    let rows = q.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (id, text) = row?;
-        out.push(Item {
-            source: format!("{}#{id}", db.display()),
+fn stored(db: &str) -> Result<Vec<Item>> {
+    let store = crate::serve::Store::open_read_only(db)?;
+    let rows = store.read(|tx| tx.query("SELECT id, submission FROM submissions ORDER BY id", &[]))?;
+    Ok(rows
+        .iter()
+        .map(|r| Item {
+            source: format!("{}#{}", store.shown, r.int(0)),
             pack: None,
-            input: Input::Text(text),
-        });
-    }
-    Ok(out)
+            input: Input::Text(r.string(1)),
+        })
+        .collect())
 }
 
 /// Judges every input with `rules`.

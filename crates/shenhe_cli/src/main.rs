@@ -152,9 +152,10 @@ enum Command {
         /// The rules as changed.
         #[arg(long, value_name = "DIR|BUNDLE")]
         new: PathBuf,
-        /// A `shenhe serve` database: compare on the submissions it stored, as it judged them.
-        #[arg(long, value_name = "DB")]
-        db: Option<PathBuf>,
+        /// A `shenhe serve` store (a SQLite file or a postgres:// URL), read only:
+        /// compare on the submissions it stored, as it judged them.
+        #[arg(long, value_name = "FILE|URL")]
+        db: Option<String>,
         /// Use this pack id instead of matching on the submission's form and policy.
         #[arg(long, value_name = "ID")]
         pack: Option<String>,

@@ -97,6 +97,8 @@ fn spawn_logged(db: &str, extra: &[&str]) -> (Child, String) {
 fn spawn_serve(db: &str, extra: &[&str]) -> Server {
     let mut child = Command::new(BIN)
         .current_dir(root())
+        // Warnings only: the request log of every test server would bury the test output.
+        .env("RUST_LOG", "warn")
         .args(["serve", "--rules", "rules", "--addr", "127.0.0.1:0", "--db"])
         .arg(db)
         .args(if extra.contains(&"--www") { &[][..] } else { &["--www", "www"][..] })
@@ -1145,4 +1147,27 @@ fn serve_a_filing_answered_503_after_its_time_limit_stored_nothing() {
     assert_eq!(count_rows(&db, "idempotency"), 0, "the key is free: a retry stores the upload once");
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn serve_diff_reads_what_the_server_stored_without_writing() {
+    let db = temp_db("diff");
+    let s = serve(&db);
+    let token = token_for(&s.base);
+    for _ in 0..3 {
+        assert_eq!(call("POST", &s.base, "/api/submissions", Some(&token), Some(&plan())).0, 201);
+    }
+    drop(s);
+    let audit = count_rows(&db, "audit");
+    // The same rules on both sides: nothing changes (exit 0), and the three stored submissions were read.
+    let out = Command::new(BIN)
+        .current_dir(root())
+        .args(["diff", "--old", "rules", "--new", "rules", "--db", &db])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("3 submissions judged by both rule sets; 0 change status"), "{stdout}");
+    assert_eq!(count_rows(&db, "audit"), audit, "reading for a diff writes nothing");
+    assert_eq!(count_rows(&db, "submissions"), 3);
 }

@@ -231,13 +231,45 @@ impl Store {
     /// Opens `target` (a file path, or a `postgres://` / `postgresql://` URL)
     /// and brings its schema up to date.
     pub fn open(target: &str) -> Result<Self> {
-        let store = if target.starts_with("postgres://") || target.starts_with("postgresql://") {
-            Self::open_postgres(target)?
+        let store = if is_postgres(target) {
+            Self::postgres(target, "-c synchronous_commit=on -c client_min_messages=warning")?
         } else {
             Self::open_sqlite(Path::new(target))?
         };
         store.migrate()?;
         store.check_durability()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store to read it (`shenhe diff --db`): nothing is
+    /// migrated or written, and the store must be one `shenhe serve` made.
+    pub fn open_read_only(target: &str) -> Result<Self> {
+        let store = if is_postgres(target) {
+            Self::postgres(target, "-c default_transaction_read_only=on -c client_min_messages=warning")?
+        } else {
+            let path = Path::new(target);
+            let conn = rusqlite::Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .with_context(|| format!("{}: cannot open the database", path.display()))?;
+            conn.busy_timeout(Duration::from_secs(10))?;
+            Self {
+                backend: Backend::Sqlite(Mutex::new(conn)),
+                shown: path.display().to_string(),
+            }
+        };
+        let newest = MIGRATIONS.last().map_or(0, |m| m.version);
+        let version = store
+            .read(|db| Ok(db.query_opt("SELECT max(version) FROM schema_migrations", &[])?.map_or(0, |r| r.int(0))))
+            .or_else(|_| {
+                // A SQLite file from before versioned migrations.
+                store.read(|db| db.query_opt("SELECT count(*) FROM submissions", &[]).map(|_| 0))
+            })
+            .with_context(|| format!("{}: not a shenhe serve database", store.shown))?;
+        if version > newest {
+            bail!(
+                "{}: the database's schema is at version {version}, newer than this shenhe's ({newest})",
+                store.shown
+            );
+        }
         Ok(store)
     }
 
@@ -254,12 +286,11 @@ impl Store {
         })
     }
 
-    /// A pool of connections, each with `synchronous_commit=on` for its session.
-    fn open_postgres(url: &str) -> Result<Self> {
+    /// A pool of connections, each with these session `options`
+    /// (`synchronous_commit=on` for the server, read-only for a diff).
+    fn postgres(url: &str, options: &str) -> Result<Self> {
         let mut config: tokio_postgres::Config = url.parse().with_context(|| "--db is not a valid postgres:// URL".to_owned())?;
-        config
-            .options("-c synchronous_commit=on -c client_min_messages=warning")
-            .application_name("shenhe serve");
+        config.options(options).application_name("shenhe");
         let shown = shown_url(url);
         let (handle, runtime) = match tokio::runtime::Handle::try_current() {
             Ok(h) => (h, None),
@@ -308,6 +339,19 @@ impl Store {
     /// by row and [`Db::lock`] (PostgreSQL).
     pub fn transaction<T>(&self, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
         self.run(None, f)
+    }
+
+    /// A transaction that only reads: SQLite's is deferred (a read-only file
+    /// cannot take the write lock), PostgreSQL's is read-only.
+    pub fn read<T>(&self, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
+        match &self.backend {
+            Backend::Sqlite(conn) => {
+                let mut conn = conn.lock().map_err(|_| anyhow::anyhow!("the database connection was poisoned by a panic"))?;
+                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
+                f(&mut SqliteTx(tx))
+            }
+            Backend::Postgres { .. } => self.run(None, f),
+        }
     }
 
     /// [`Store::transaction`] for a request with a time limit: it commits
@@ -515,6 +559,11 @@ fn upgrade_unversioned_sqlite(conn: &rusqlite::Connection) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether `--db` names a PostgreSQL database rather than a SQLite file.
+fn is_postgres(target: &str) -> bool {
+    target.starts_with("postgres://") || target.starts_with("postgresql://")
 }
 
 /// `postgres://user:secret@host/db` as `postgres://user@host/db`.
