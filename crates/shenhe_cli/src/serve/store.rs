@@ -403,7 +403,7 @@ impl Store {
 
     /// The settings that make a commit durable, read from a live connection.
     pub fn durability(&self) -> Result<Value> {
-        self.transaction(|db| match db.dialect() {
+        self.read(|db| match db.dialect() {
             Dialect::Sqlite => {
                 let journal = db.query_opt("PRAGMA journal_mode", &[])?.map(|r| r.string(0)).unwrap_or_default();
                 let sync = match db.query_opt("PRAGMA synchronous", &[])?.map_or(-1, |r| r.int(0)) {
@@ -774,12 +774,49 @@ mod tests {
         assert_eq!(shown_url("postgres://db.example/shenhe"), "postgres://db.example/shenhe");
     }
 
-    #[test]
-    fn sqlite_store_migrates_once_and_reports_durable_settings() {
-        let dir = std::env::temp_dir().join(format!("shenhe-store-test-{}", std::process::id()));
+    /// A fresh directory for one test, and a database path in it.
+    fn temp_file(name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("shenhe-store-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("s.db");
+        let path = dir.join("shenhe.db");
+        (dir, path)
+    }
+
+    #[test]
+    fn a_sqlite_file_from_before_migrations_keeps_its_rows_and_gains_the_columns() {
+        let (dir, path) = temp_file("legacy");
+        // The tables as the first server created them, with one stored submission.
+        let old = rusqlite::Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE submissions (id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, status TEXT NOT NULL,
+                pack_id TEXT, pack_hash TEXT, client_bundle_hash TEXT, received TEXT NOT NULL,
+                submission TEXT NOT NULL, report TEXT NOT NULL);
+             CREATE TABLE batches (id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, name TEXT NOT NULL,
+                content_type TEXT NOT NULL, received BLOB NOT NULL, status TEXT NOT NULL, error TEXT,
+                report TEXT, summary_html TEXT);
+             INSERT INTO submissions (received_at, status, received, submission, report)
+                VALUES ('2026-01-01T00:00:00+08:00', 'accepted', '{}', '{}', '{}');",
+        )
+        .unwrap();
+        drop(old);
+        let store = Store::open(path.to_str().unwrap()).unwrap();
+        let row = store
+            .transaction(|db| db.query_opt("SELECT status, public_id, division_prefix, batch_id FROM submissions", &[]))
+            .unwrap()
+            .unwrap();
+        assert_eq!((row.string(0), row.text(1), row.text(2)), ("accepted".to_owned(), None, None));
+        let tables = store
+            .transaction(|db| db.query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", &[]))
+            .unwrap();
+        let names: Vec<String> = tables.iter().map(|r| r.string(0)).collect();
+        assert_eq!(names, ["audit", "batches", "idempotency", "schema_migrations", "submissions", "tokens"]);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn sqlite_store_migrates_once_and_reports_durable_settings() {
+        let (dir, path) = temp_file("migrate");
         let store = Store::open(path.to_str().unwrap()).unwrap();
         assert_eq!(store.migrate().unwrap(), Vec::<i64>::new(), "a second run applies nothing");
         let d = store.durability().unwrap();
