@@ -431,24 +431,7 @@ impl Store {
 
     /// Refuses a store on which an acknowledged commit could be lost.
     fn check_durability(&self) -> Result<()> {
-        let d = self.durability()?;
-        let text = |k: &str| d[k].as_str().unwrap_or("").to_owned();
-        match self.engine() {
-            "sqlite" if text("journal_mode") != "wal" || text("synchronous") != "full" => bail!(
-                "{}: SQLite runs with journal_mode={} synchronous={}, not wal/full; a commit might not reach the disk",
-                self.shown,
-                text("journal_mode"),
-                text("synchronous")
-            ),
-            "postgresql" if text("fsync") != "on" || text("synchronous_commit") == "off" => bail!(
-                "{}: PostgreSQL runs with fsync={} synchronous_commit={}; an acknowledged filing could be lost in a crash. \
-                 Turn fsync on in postgresql.conf.",
-                self.shown,
-                text("fsync"),
-                text("synchronous_commit")
-            ),
-            _ => Ok(()),
-        }
+        durable(&self.durability()?).map_err(|why| anyhow::anyhow!("{}: {why}", self.shown))
     }
 
     /// The connection pool (PostgreSQL): `(size, available, waiting, max)`.
@@ -494,6 +477,27 @@ impl Store {
             tracing::info!(database = %self.shown, ?applied, "shenhe serve: database migrated");
         }
         Ok(applied)
+    }
+}
+
+/// Whether these settings ([`Store::durability`]) sync a commit to the disk
+/// before it returns; if not, why.
+fn durable(d: &Value) -> Result<(), String> {
+    let text = |k: &str| d[k].as_str().unwrap_or("");
+    match d["engine"].as_str() {
+        Some("sqlite") if text("journal_mode") != "wal" || text("synchronous") != "full" => Err(format!(
+            "SQLite runs with journal_mode={} synchronous={}, not wal/full; a commit might not reach the disk",
+            text("journal_mode"),
+            text("synchronous")
+        )),
+        Some("postgresql") if text("fsync") != "on" || text("synchronous_commit") == "off" => Err(format!(
+            "PostgreSQL runs with fsync={} synchronous_commit={}; an acknowledged filing could be lost in a crash. \
+             Turn fsync on in postgresql.conf.",
+            text("fsync"),
+            text("synchronous_commit")
+        )),
+        Some("sqlite" | "postgresql") => Ok(()),
+        _ => Err(format!("unknown store settings {d}")),
     }
 }
 
@@ -772,6 +776,19 @@ mod tests {
             "postgres://shenhe@db.example:5432/shenhe"
         );
         assert_eq!(shown_url("postgres://db.example/shenhe"), "postgres://db.example/shenhe");
+    }
+
+    #[test]
+    fn a_store_that_could_lose_a_commit_is_refused() {
+        let ok = |d: Value| durable(&d).is_ok();
+        assert!(ok(json!({"engine": "sqlite", "journal_mode": "wal", "synchronous": "full"})));
+        assert!(!ok(json!({"engine": "sqlite", "journal_mode": "wal", "synchronous": "normal"})));
+        assert!(!ok(json!({"engine": "sqlite", "journal_mode": "delete", "synchronous": "full"})));
+        assert!(ok(json!({"engine": "postgresql", "fsync": "on", "synchronous_commit": "on"})));
+        assert!(ok(json!({"engine": "postgresql", "fsync": "on", "synchronous_commit": "remote_apply"})));
+        let why = durable(&json!({"engine": "postgresql", "fsync": "off", "synchronous_commit": "on"})).unwrap_err();
+        assert!(why.contains("fsync=off") && why.contains("postgresql.conf"), "{why}");
+        assert!(!ok(json!({"engine": "postgresql", "fsync": "on", "synchronous_commit": "off"})));
     }
 
     /// A fresh directory for one test, and a database path in it.
