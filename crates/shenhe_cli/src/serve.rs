@@ -357,7 +357,7 @@ async fn submit(State(app): State<Arc<App>>, headers: HeaderMap, body: Result<By
                 &pack_hash,
                 &client_hash,
                 &received_text,
-                submission.to_string(),
+                &submission.to_string(),
                 &report_json,
                 &id,
                 &division,

@@ -251,62 +251,52 @@ impl JwtConfig {
 /// shenhe token, or a JWT when `jwt` is configured), or the `401` (logged
 /// in the audit table) that says what is wrong.
 pub fn authenticate(db: &mut dyn Db, jwt: Option<&JwtConfig>, headers: &HeaderMap, now: &str, action: &str) -> Result<Caller, Response> {
-    let who = identify(db, jwt, headers, now);
-    who.map_err(|(why, id)| {
-        audit_row(db, now, id.as_deref().map(|id| (id, "", "")), action, None, 401, Some(&why));
+    // Takes the store as an argument, so the lookup below can use it too.
+    let refuse = |db: &mut dyn Db, why: &str, who: Option<&str>| {
+        audit_row(db, now, who.map(|id| (id, "", "")), action, None, 401, Some(why));
         unauthorized(&format!("{why} 需要有效的访问令牌（Authorization: Bearer …）"))
-    })
-    .and_then(|r| r)
-}
-
-/// [`authenticate`] without the audit: the caller, or why not (and the
-/// token id the request named, if any). A store failure is its own `503`.
-#[allow(clippy::type_complexity, reason = "an inner Result: the store's failure is not a refusal")]
-fn identify(db: &mut dyn Db, jwt: Option<&JwtConfig>, headers: &HeaderMap, now: &str) -> Result<Result<Caller, Response>, (String, Option<String>)> {
-    let no = |why: &str, id: Option<String>| Err((why.to_owned(), id));
+    };
     let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else {
-        return no("no credential.", None);
+        return Err(refuse(db, "no credential.", None));
     };
     let Some(token) = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).map(str::trim) else {
-        return no("the Authorization header is not a Bearer token.", None);
+        return Err(refuse(db, "the Authorization header is not a Bearer token.", None));
     };
     let Some((id, secret)) = token.strip_prefix("shk_").and_then(|t| t.split_once('_')) else {
         return match jwt {
-            // The JWT's own reason is the audit's detail and the 401's message.
-            Some(config) if token.split('.').count() == 3 => config.verify(token).map(Ok).map_err(|why| (why, None)),
-            _ => no("the token is not a shenhe token (shk_…).", None),
+            Some(config) if token.split('.').count() == 3 => config.verify(token).map_err(|why| refuse(db, &why, None)),
+            _ => Err(refuse(db, "the token is not a shenhe token (shk_…).", None)),
         };
     };
     let id = format!("tok_{id}");
-    let row = match db.query_opt(
-        "SELECT secret_sha256, role, division, expires, revoked_at FROM tokens WHERE id = $1",
-        vals![&id],
-    ) {
-        Ok(row) => row,
-        Err(e) => return Ok(Err(error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e.to_string()))),
-    };
+    let row = db
+        .query_opt(
+            "SELECT secret_sha256, role, division, expires, revoked_at FROM tokens WHERE id = $1",
+            vals![&id],
+        )
+        .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, "store_failed", e.to_string()))?;
     // The presented secret is hashed whether or not the id exists; a hash
     // that is stored is compared in constant time.
     let presented = sha256(secret);
     let Some(row) = row else {
-        return no("unknown token.", None);
+        return Err(refuse(db, "unknown token.", None));
     };
     let (stored, role, division, expires, revoked) = (row.bytes(0), row.string(1), row.string(2), row.text(3), row.text(4));
     if !bool::from(presented.ct_eq(&stored)) {
-        return no("unknown token.", Some(id));
+        return Err(refuse(db, "unknown token.", Some(&id)));
     }
     if revoked.is_some() {
-        return no("the token was revoked.", Some(id));
+        return Err(refuse(db, "the token was revoked.", Some(&id)));
     }
     // `expires` is a date (the token works through that day, Asia/Shanghai);
     // `now` is RFC 3339 in Asia/Shanghai, so the date prefixes compare.
     if expires.as_deref().is_some_and(|day| now.get(..10).is_some_and(|today| today > day)) {
-        return no("the token has expired.", Some(id));
+        return Err(refuse(db, "the token has expired.", Some(&id)));
     }
     let Some(role) = Role::parse(&role) else {
-        return no("the token has an unknown role.", Some(id));
+        return Err(refuse(db, "the token has an unknown role.", Some(&id)));
     };
-    Ok(Ok(Caller { who: id, role, division }))
+    Ok(Caller { who: id, role, division })
 }
 
 /// `403` for filing outside one's division: nothing was stored.

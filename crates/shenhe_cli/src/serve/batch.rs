@@ -317,7 +317,7 @@ pub async fn list(State(app): State<Arc<App>>, headers: HeaderMap, Query(q): Que
                     (SELECT count(*) FROM submissions s WHERE s.batch_id = b.id)
              FROM batches b WHERE (CAST($1 AS TEXT) IS NULL OR name = $1) AND ($2 = '' OR division_prefix LIKE $2 || '%')
              ORDER BY id DESC LIMIT 100",
-            vals![&q.name, scope(&caller)],
+            vals![&q.name, &scope(&caller)],
         )?;
         let rows: Vec<Value> = rows
             .iter()
@@ -364,7 +364,7 @@ pub async fn fetch(State(app): State<Arc<App>>, headers: HeaderMap, UrlPath(id):
             "SELECT received_at, name, content_type, length(received), status, error, report,
                     (SELECT count(*) FROM submissions s WHERE s.batch_id = b.id)
              FROM batches b WHERE public_id = $1 AND ($2 = '' OR division_prefix LIKE $2 || '%')",
-            vals![&id, scope(&caller)],
+            vals![&id, &scope(&caller)],
         )?;
         let row = row.map(|r| {
             json!({
@@ -396,7 +396,7 @@ pub async fn summary(State(app): State<Arc<App>>, headers: HeaderMap, UrlPath(id
         let row = db
             .query_opt(
                 "SELECT summary_html FROM batches WHERE public_id = $1 AND ($2 = '' OR division_prefix LIKE $2 || '%')",
-                vals![&id, scope(&caller)],
+                vals![&id, &scope(&caller)],
             )?
             .map(|r| r.text(0));
         Ok(access::audited_lookup(db, &caller, "batch.summary", &id, row))

@@ -24,7 +24,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
-/// One parameter or column value, as both databases see it.
+/// One column value of a result, as both databases give it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Val {
     Null,
@@ -33,69 +33,62 @@ pub enum Val {
     Bytes(Vec<u8>),
 }
 
+/// One parameter of a query: borrowed, so an upload or a report is bound
+/// without a copy.
+#[derive(Debug, Clone, Copy)]
+pub enum Param<'a> {
+    Null,
+    Int(i64),
+    Text(&'a str),
+    Bytes(&'a [u8]),
+}
+
 macro_rules! from_int {
     ($($t:ty),*) => {$(
-        impl From<$t> for Val {
+        impl From<$t> for Param<'_> {
             fn from(n: $t) -> Self {
-                Val::Int(i64::try_from(n).unwrap_or(i64::MAX))
+                Param::Int(i64::try_from(n).unwrap_or(i64::MAX))
             }
         }
     )*};
 }
 from_int!(i64, u16, u32, usize);
 
-impl From<bool> for Val {
-    fn from(b: bool) -> Self {
-        Val::Int(i64::from(b))
+impl<'a> From<&'a str> for Param<'a> {
+    fn from(s: &'a str) -> Self {
+        Param::Text(s)
     }
 }
-impl From<&str> for Val {
-    fn from(s: &str) -> Self {
-        Val::Text(s.to_owned())
+impl<'a> From<&'a String> for Param<'a> {
+    fn from(s: &'a String) -> Self {
+        Param::Text(s)
     }
 }
-impl From<&String> for Val {
-    fn from(s: &String) -> Self {
-        Val::Text(s.clone())
+impl<'a> From<&'a [u8]> for Param<'a> {
+    fn from(b: &'a [u8]) -> Self {
+        Param::Bytes(b)
     }
 }
-impl From<String> for Val {
-    fn from(s: String) -> Self {
-        Val::Text(s)
+impl<'a> From<&'a Vec<u8>> for Param<'a> {
+    fn from(b: &'a Vec<u8>) -> Self {
+        Param::Bytes(b)
     }
 }
-impl From<&[u8]> for Val {
-    fn from(b: &[u8]) -> Self {
-        Val::Bytes(b.to_vec())
+impl<'a> From<Option<&'a str>> for Param<'a> {
+    fn from(v: Option<&'a str>) -> Self {
+        v.map_or(Param::Null, Param::Text)
     }
 }
-impl From<&Vec<u8>> for Val {
-    fn from(b: &Vec<u8>) -> Self {
-        Val::Bytes(b.clone())
-    }
-}
-impl<T> From<Option<T>> for Val
-where
-    Val: From<T>,
-{
-    fn from(v: Option<T>) -> Self {
-        v.map_or(Val::Null, Val::from)
-    }
-}
-impl<T> From<&Option<T>> for Val
-where
-    T: Clone,
-    Val: From<T>,
-{
-    fn from(v: &Option<T>) -> Self {
-        v.clone().map_or(Val::Null, Val::from)
+impl<'a> From<&'a Option<String>> for Param<'a> {
+    fn from(v: &'a Option<String>) -> Self {
+        v.as_deref().map_or(Param::Null, Param::Text)
     }
 }
 
 /// The parameters of a query: `vals![a, b, c]`.
 macro_rules! vals {
     ($($v:expr),* $(,)?) => {
-        &[$($crate::serve::store::Val::from($v)),*][..]
+        &[$($crate::serve::store::Param::from($v)),*][..]
     };
 }
 pub(crate) use vals;
@@ -149,9 +142,9 @@ pub enum Dialect {
 /// A connection inside a transaction: what the server's queries need.
 pub trait Db {
     /// Runs a statement; the number of rows it changed.
-    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64>;
+    fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64>;
     /// Runs a query; its rows.
-    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>>;
+    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>>;
     /// Runs several statements without parameters (migrations).
     fn batch(&mut self, sql: &str) -> Result<()>;
     /// Holds `key` until this transaction ends, so that transactions on the
@@ -161,7 +154,7 @@ pub trait Db {
     fn dialect(&self) -> Dialect;
 
     /// The first row of a query, if any.
-    fn query_opt(&mut self, sql: &str, params: &[Val]) -> Result<Option<Row>> {
+    fn query_opt(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 }
@@ -338,30 +331,24 @@ impl Store {
     /// back when it fails. Writers are serialised per database (SQLite) or
     /// by row and [`Db::lock`] (PostgreSQL).
     pub fn transaction<T>(&self, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
-        self.run(None, f)
+        self.run(None, true, f)
     }
 
-    /// A transaction that only reads: SQLite's is deferred (a read-only file
-    /// cannot take the write lock), PostgreSQL's is read-only.
+    /// A transaction that only reads: SQLite's is deferred (it waits for no
+    /// writer, and a read-only file cannot take the write lock), PostgreSQL's
+    /// is `READ ONLY`.
     pub fn read<T>(&self, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
-        match &self.backend {
-            Backend::Sqlite(conn) => {
-                let mut conn = conn.lock().map_err(|_| anyhow::anyhow!("the database connection was poisoned by a panic"))?;
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Deferred)?;
-                f(&mut SqliteTx(tx))
-            }
-            Backend::Postgres { .. } => self.run(None, f),
-        }
+        self.run(None, false, f)
     }
 
     /// [`Store::transaction`] for a request with a time limit: it commits
     /// only if the request was not abandoned ([`Deadline`]); otherwise it
     /// rolls back and fails with [`Abandoned`].
     pub fn transaction_within<T>(&self, deadline: &Deadline, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
-        self.run(Some(deadline), f)
+        self.run(Some(deadline), true, f)
     }
 
-    fn run<T>(&self, deadline: Option<&Deadline>, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
+    fn run<T>(&self, deadline: Option<&Deadline>, writes: bool, f: impl FnOnce(&mut dyn Db) -> Result<T>) -> Result<T> {
         let abandoned = || {
             tracing::warn!(target: "shenhe::store", "a request that outlived its time limit was rolled back: nothing of it was stored");
             Err(anyhow::Error::new(Abandoned))
@@ -374,7 +361,12 @@ impl Store {
             Backend::Sqlite(conn) => {
                 let mut conn = conn.lock().map_err(|_| anyhow::anyhow!("the database connection was poisoned by a panic"))?;
                 metrics::histogram!("shenhe_db_wait_seconds").record(waited.elapsed().as_secs_f64());
-                let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+                let behavior = if writes {
+                    rusqlite::TransactionBehavior::Immediate
+                } else {
+                    rusqlite::TransactionBehavior::Deferred
+                };
+                let tx = conn.transaction_with_behavior(behavior)?;
                 let mut db = SqliteTx(tx);
                 let out = f(&mut db)?;
                 if deadline.is_some_and(|d| !d.commit()) {
@@ -388,7 +380,7 @@ impl Store {
                     .block_on(pool.get())
                     .map_err(|e| anyhow::anyhow!("no database connection: {}", pg_error(&e)))?;
                 metrics::histogram!("shenhe_db_wait_seconds").record(waited.elapsed().as_secs_f64());
-                let tx = handle.block_on(client.transaction()).map_err(pg)?;
+                let tx = handle.block_on(client.build_transaction().read_only(!writes).start()).map_err(pg)?;
                 let mut db = PgTx { tx, handle };
                 let out = f(&mut db)?;
                 if deadline.is_some_and(|d| !d.commit()) {
@@ -467,7 +459,7 @@ impl Store {
                 db.batch(&sql).with_context(|| format!("migration {} ({})", m.version, m.name))?;
                 db.execute(
                     "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
-                    vals![m.version, m.name, super::now_shanghai()],
+                    vals![m.version, m.name, &super::now_shanghai()],
                 )?;
                 applied.push(m.version);
             }
@@ -620,25 +612,25 @@ fn sqlite_sql(sql: &str) -> String {
 
 struct SqliteTx<'a>(rusqlite::Transaction<'a>);
 
-impl rusqlite::ToSql for Val {
+impl rusqlite::ToSql for Param<'_> {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         use rusqlite::types::{ToSqlOutput, ValueRef};
-        Ok(match self {
-            Val::Null => ToSqlOutput::Borrowed(ValueRef::Null),
-            Val::Int(n) => ToSqlOutput::Borrowed(ValueRef::Integer(*n)),
-            Val::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-            Val::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        Ok(match *self {
+            Param::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Param::Int(n) => ToSqlOutput::Borrowed(ValueRef::Integer(n)),
+            Param::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Param::Bytes(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
         })
     }
 }
 
 impl Db for SqliteTx<'_> {
-    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+    fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
         let mut stmt = self.0.prepare_cached(&sqlite_sql(sql))?;
         Ok(stmt.execute(rusqlite::params_from_iter(params))? as u64)
     }
 
-    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
         use rusqlite::types::ValueRef;
         let mut stmt = self.0.prepare_cached(&sqlite_sql(sql))?;
         let n = stmt.column_count();
@@ -678,18 +670,18 @@ struct PgTx<'a> {
     handle: &'a tokio::runtime::Handle,
 }
 
-impl ToSql for Val {
+impl ToSql for Param<'_> {
     fn to_sql(&self, ty: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        match self {
-            Val::Null => Ok(IsNull::Yes),
-            Val::Int(n) => match *ty {
-                Type::INT2 => i16::try_from(*n)?.to_sql(ty, out),
-                Type::INT4 => i32::try_from(*n)?.to_sql(ty, out),
-                Type::BOOL => (*n != 0).to_sql(ty, out),
+        match *self {
+            Param::Null => Ok(IsNull::Yes),
+            Param::Int(n) => match *ty {
+                Type::INT2 => i16::try_from(n)?.to_sql(ty, out),
+                Type::INT4 => i32::try_from(n)?.to_sql(ty, out),
+                Type::BOOL => (n != 0).to_sql(ty, out),
                 _ => n.to_sql(ty, out),
             },
-            Val::Text(s) => s.as_str().to_sql(ty, out),
-            Val::Bytes(b) => b.as_slice().to_sql(ty, out),
+            Param::Text(s) => s.to_sql(ty, out),
+            Param::Bytes(b) => b.to_sql(ty, out),
         }
     }
 
@@ -701,13 +693,13 @@ impl ToSql for Val {
 }
 
 impl PgTx<'_> {
-    fn params(params: &[Val]) -> Vec<&(dyn ToSql + Sync)> {
+    fn params<'p>(params: &'p [Param<'_>]) -> Vec<&'p (dyn ToSql + Sync)> {
         params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
     }
 }
 
 impl Db for PgTx<'_> {
-    fn execute(&mut self, sql: &str, params: &[Val]) -> Result<u64> {
+    fn execute(&mut self, sql: &str, params: &[Param<'_>]) -> Result<u64> {
         let tx = &self.tx;
         self.handle.block_on(async {
             let stmt = tx.prepare_cached(sql).await.map_err(pg)?;
@@ -715,7 +707,7 @@ impl Db for PgTx<'_> {
         })
     }
 
-    fn query(&mut self, sql: &str, params: &[Val]) -> Result<Vec<Row>> {
+    fn query(&mut self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
         let tx = &self.tx;
         let rows = self.handle.block_on(async {
             let stmt = tx.prepare_cached(sql).await.map_err(pg)?;
@@ -729,7 +721,7 @@ impl Db for PgTx<'_> {
                             Type::INT8 => r.try_get::<_, Option<i64>>(i)?.map_or(Val::Null, Val::Int),
                             Type::INT4 => r.try_get::<_, Option<i32>>(i)?.map_or(Val::Null, |n| Val::Int(n.into())),
                             Type::INT2 => r.try_get::<_, Option<i16>>(i)?.map_or(Val::Null, |n| Val::Int(n.into())),
-                            Type::BOOL => r.try_get::<_, Option<bool>>(i)?.map_or(Val::Null, Val::from),
+                            Type::BOOL => r.try_get::<_, Option<bool>>(i)?.map_or(Val::Null, |b| Val::Int(i64::from(b))),
                             Type::BYTEA => r.try_get::<_, Option<Vec<u8>>>(i)?.map_or(Val::Null, Val::Bytes),
                             _ => r.try_get::<_, Option<String>>(i)?.map_or(Val::Null, Val::Text),
                         })
